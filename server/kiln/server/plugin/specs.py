@@ -5,7 +5,7 @@ Nothing here imports gRPC or JAX: a plugin depends on this module alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -112,6 +112,9 @@ class GenerativeModel(Model, Protocol):
         must happen inside `next()`, not up front. For a given seed the concatenated chunks
         must not depend on the chunk size.
         """
+
+    def samples_to_png(self, samples: np.ndarray) -> Sequence[bytes]:
+        """Encode a chunk of samples (as `generate` yields them) as one PNG image each."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,94 @@
+"""numpy arrays <-> `kiln.v1.Tensor`, without per-element Python work.
+
+`DTYPES` is the one table of wire types and numpy dtypes; the server uses it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ml_dtypes
+import numpy as np
+
+from kiln.v1 import tensor_pb2
+
+_D = tensor_pb2.DataType
+
+#: Wire data type -> numpy dtype (little-endian, fixed width).
+DTYPES: dict[int, np.dtype] = {
+    _D.DATA_TYPE_BOOL: np.dtype(np.bool_),
+    _D.DATA_TYPE_INT8: np.dtype("<i1"),
+    _D.DATA_TYPE_INT16: np.dtype("<i2"),
+    _D.DATA_TYPE_INT32: np.dtype("<i4"),
+    _D.DATA_TYPE_INT64: np.dtype("<i8"),
+    _D.DATA_TYPE_UINT8: np.dtype("<u1"),
+    _D.DATA_TYPE_UINT16: np.dtype("<u2"),
+    _D.DATA_TYPE_UINT32: np.dtype("<u4"),
+    _D.DATA_TYPE_UINT64: np.dtype("<u8"),
+    _D.DATA_TYPE_FLOAT16: np.dtype("<f2"),
+    _D.DATA_TYPE_BFLOAT16: np.dtype(ml_dtypes.bfloat16),
+    _D.DATA_TYPE_FLOAT32: np.dtype("<f4"),
+    _D.DATA_TYPE_FLOAT64: np.dtype("<f8"),
+}
+
+#: numpy dtype name ("float32", "bfloat16", ...) -> wire data type.
+DATA_TYPES_BY_NAME: dict[str, int] = {dtype.name: code for code, dtype in DTYPES.items()}
+
+
+class TensorError(ValueError):
+    """A tensor that cannot be decoded.
+
+    Attributes:
+        reason: ``DTYPE_INVALID``, ``SHAPE_INVALID`` or ``CONTENT_SIZE_MISMATCH``.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def data_type_of(dtype: np.dtype | str) -> int:
+    """Return the wire `DataType` for a numpy dtype (or dtype name).
+
+    Raises:
+        ValueError: The dtype has no wire type (e.g. object or complex).
+    """
+    name = np.dtype(dtype).name
+    try:
+        return DATA_TYPES_BY_NAME[name]
+    except KeyError:
+        raise ValueError(
+            f"dtype {name!r} cannot be sent; use one of {sorted(DATA_TYPES_BY_NAME)}"
+        ) from None
+
+
+def to_tensor(array: np.ndarray | Sequence) -> tensor_pb2.Tensor:
+    """Encode an array as a `kiln.v1.Tensor` (row-major, little-endian bytes)."""
+    array = np.asarray(array)
+    code = data_type_of(array.dtype)
+    wire = DTYPES[code]
+    data = np.ascontiguousarray(array, dtype=wire)
+    return tensor_pb2.Tensor(dtype=code, shape=data.shape, content=data.tobytes())
+
+
+def from_tensor(tensor: tensor_pb2.Tensor) -> np.ndarray:
+    """Decode a `kiln.v1.Tensor` into a read-only numpy view of its bytes (no copy).
+
+    Raises:
+        TensorError: Unknown data type, negative dimension, or a byte length that does not
+            match the shape.
+    """
+    dtype = DTYPES.get(tensor.dtype)
+    if dtype is None:
+        raise TensorError("DTYPE_INVALID", f"unknown data type {tensor.dtype}")
+    shape = tuple(tensor.shape)
+    if any(d < 0 for d in shape):
+        raise TensorError("SHAPE_INVALID", f"negative dimension in shape {list(shape)}")
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(tensor.content) != expected:
+        raise TensorError(
+            "CONTENT_SIZE_MISMATCH",
+            f"content is {len(tensor.content)} bytes but shape {list(shape)} of "
+            f"{dtype.name} needs {expected}",
+        )
+    return np.frombuffer(tensor.content, dtype=dtype).reshape(shape)

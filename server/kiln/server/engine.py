@@ -1,0 +1,114 @@
+"""The one inference path every protocol front end calls: resolve, validate, batch, run.
+
+Servicers turn wire messages into numpy arrays and back; everything between is here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kiln.server.errors import InvalidInput, Unsupported
+from kiln.server.plugin import GenerationRequest
+from kiln.server.registry import ModelEntry, ModelRegistry, ModelVersion
+from kiln.server.settings import KilnSettings
+from kiln.server.signatures import validate_inputs, validate_output_filter
+
+#: Samples per Generate chunk when the client leaves the choice to the server.
+DEFAULT_CHUNK_SIZE = 16
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Outputs of one Predict, with the model version that produced them."""
+
+    entry: ModelEntry
+    version: ModelVersion
+    outputs: dict[str, np.ndarray]
+
+
+class Engine:
+    """Runs predictions and generations against the registry's models."""
+
+    def __init__(self, registry: ModelRegistry, settings: KilnSettings) -> None:
+        self.registry = registry
+        self._settings = settings
+
+    async def predict(
+        self,
+        model: str,
+        version: str,
+        inputs: Mapping[str, np.ndarray],
+        output_names: Sequence[str] = (),
+        deadline: float | None = None,
+    ) -> Prediction:
+        """Validate `inputs` against the model's signature, then run them batched.
+
+        Args:
+            deadline: Absolute event-loop time after which queued work is dropped.
+        """
+        entry, chosen = self.registry.resolve(model, version)
+        size = validate_inputs(entry.spec, inputs, entry.max_batch_size)
+        wanted = validate_output_filter(entry.spec, output_names)
+        assert chosen.batcher is not None  # READY versions always have one
+        outputs = await chosen.batcher.submit(inputs, size, deadline)
+        return Prediction(entry, chosen, {name: outputs[name] for name in wanted})
+
+    def check_generate(
+        self, model: str, version: str, count: int, chunk_size: int
+    ) -> tuple[ModelEntry, ModelVersion, int]:
+        """Validate a generation request; return the model, version and chunk size to use."""
+        entry, chosen = self.registry.resolve(model, version)
+        if not entry.spec.generative:
+            raise Unsupported(
+                f"model {model!r} does not generate samples; call Predict instead",
+                reason="GENERATION_UNSUPPORTED",
+                metadata={"model": model},
+            )
+        limit = self._settings.max_generate_count
+        if not 1 <= count <= limit:
+            raise InvalidInput(
+                f"count must be between 1 and {limit}, got {count}",
+                reason="COUNT_OUT_OF_RANGE",
+                field="count",
+                metadata={"max": str(limit)},
+            )
+        max_chunk = self._settings.max_chunk_size
+        if not 0 <= chunk_size <= max_chunk:
+            raise InvalidInput(
+                f"chunk_size must be between 1 and {max_chunk} (0 lets the server choose), "
+                f"got {chunk_size}",
+                reason="CHUNK_SIZE_OUT_OF_RANGE",
+                field="chunk_size",
+                metadata={"max": str(max_chunk)},
+            )
+        return entry, chosen, min(chunk_size or DEFAULT_CHUNK_SIZE, count, max_chunk)
+
+    async def generate(
+        self, version: ModelVersion, count: int, seed: int, chunk_size: int
+    ) -> AsyncIterator[np.ndarray]:
+        """Yield chunks as the model produces them, one chunk of work per step.
+
+        Each chunk is computed on the model's worker thread only when the caller asks for
+        it, so a caller that stops iterating (cancel, disconnect, deadline) leaves at most
+        the chunk in progress to finish.
+        """
+        assert version.model is not None
+        request = GenerationRequest(count=count, seed=seed, chunk_size=chunk_size)
+        chunks = await version.run(version.model.generate, request)  # type: ignore[attr-defined]
+        done = object()
+        try:
+            while True:
+                chunk = await version.run(next, chunks, done)
+                if chunk is done:
+                    return
+                yield np.asarray(chunk)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None and version.executor is not None:
+                # Queued behind the chunk in progress, so it never races the generator.
+                version.executor.submit(close)
+            await asyncio.sleep(0)

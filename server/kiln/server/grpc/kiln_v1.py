@@ -1,0 +1,191 @@
+"""Servicers for the native `kiln.v1` API: thin translation between protos and the core."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from kiln.client.tensors import DATA_TYPES_BY_NAME, to_tensor
+from kiln.server.codecs import decode_inputs, encode_outputs
+from kiln.server.engine import Engine
+from kiln.server.errors import KilnError
+from kiln.server.grpc.status import to_stream_error, translate_errors
+from kiln.server.plugin import TensorSpec
+from kiln.server.registry import ModelEntry, ModelState
+from kiln.v1 import (
+    inference_service_pb2 as inference_pb2,
+)
+from kiln.v1 import (
+    inference_service_pb2_grpc as inference_grpc,
+)
+from kiln.v1 import (
+    model_service_pb2 as model_pb2,
+)
+from kiln.v1 import (
+    model_service_pb2_grpc as model_grpc,
+)
+from kiln.v1 import (
+    tensor_pb2,
+)
+
+log = logging.getLogger(__name__)
+
+#: Requests of one StreamPredict stream that may be in flight (read but not yet answered).
+#: Past it the server stops reading, so a client that does not read its responses is
+#: pushed back on through HTTP/2 flow control instead of filling server memory.
+STREAM_WINDOW = 64
+
+_STATES = {
+    ModelState.LOADING: model_pb2.MODEL_STATE_LOADING,
+    ModelState.READY: model_pb2.MODEL_STATE_READY,
+    ModelState.UNLOADING: model_pb2.MODEL_STATE_UNLOADING,
+    ModelState.UNAVAILABLE: model_pb2.MODEL_STATE_UNAVAILABLE,
+    ModelState.FAILED: model_pb2.MODEL_STATE_FAILED,
+}
+
+
+def deadline_of(context: grpc.aio.ServicerContext) -> float | None:
+    """The call's deadline as an absolute event-loop time, or None."""
+    remaining = context.time_remaining()
+    return None if remaining is None else asyncio.get_running_loop().time() + remaining
+
+
+def _signature(spec: TensorSpec) -> tensor_pb2.TensorSignature:
+    return tensor_pb2.TensorSignature(
+        name=spec.name,
+        dtype=DATA_TYPES_BY_NAME[spec.dtype],
+        shape=spec.shape,
+        description=spec.description,
+    )
+
+
+def model_message(entry: ModelEntry) -> model_pb2.Model:
+    """The wire description of a model."""
+    spec = entry.spec
+    capabilities = [model_pb2.CAPABILITY_PREDICT]
+    if spec.generative:
+        capabilities.append(model_pb2.CAPABILITY_GENERATE)
+    return model_pb2.Model(
+        name=spec.name,
+        description=spec.description,
+        plugin=entry.plugin.distribution or entry.plugin.name,
+        versions=[
+            model_pb2.ModelVersion(version=v.version, state=_STATES[v.state], reason=v.reason)
+            for v in entry.versions
+        ],
+        inputs=[_signature(t) for t in spec.inputs],
+        outputs=[_signature(t) for t in spec.outputs],
+        max_batch_size=entry.max_batch_size,
+        capabilities=capabilities,
+    )
+
+
+class ModelServicer(model_grpc.ModelServiceServicer):
+    """`kiln.v1.ModelService`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._registry = engine.registry
+
+    @translate_errors
+    async def ListModels(self, request, context):
+        return model_pb2.ListModelsResponse(
+            models=[model_message(e) for e in self._registry.entries()]
+        )
+
+    @translate_errors
+    async def GetModel(self, request, context):
+        return model_pb2.GetModelResponse(model=model_message(self._registry.entry(request.name)))
+
+
+class InferenceServicer(inference_grpc.InferenceServiceServicer):
+    """`kiln.v1.InferenceService`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @translate_errors
+    async def Predict(self, request, context):
+        return await self._predict(request, deadline_of(context))
+
+    async def _predict(self, request, deadline: float | None) -> inference_pb2.PredictResponse:
+        prediction = await self._engine.predict(
+            request.model,
+            request.version,
+            decode_inputs(request.inputs),
+            request.output_filter,
+            deadline,
+        )
+        return inference_pb2.PredictResponse(
+            model=prediction.entry.spec.name,
+            version=prediction.version.version,
+            outputs=encode_outputs(prediction.outputs),
+        )
+
+    @translate_errors
+    async def StreamPredict(self, request_iterator, context):
+        answers: asyncio.Queue = asyncio.Queue()
+        window = asyncio.Semaphore(STREAM_WINDOW)
+        finished = object()
+        deadline = deadline_of(context)
+
+        async def answer(item: inference_pb2.StreamPredictRequest) -> None:
+            response = inference_pb2.StreamPredictResponse(request_id=item.request_id)
+            try:
+                response.response.CopyFrom(await self._predict(item.request, deadline))
+            except Exception as err:
+                if not isinstance(err, KilnError):
+                    log.exception("StreamPredict item %r failed unexpectedly", item.request_id)
+                response.error.CopyFrom(to_stream_error(err))
+            await answers.put(response)
+
+        async def read() -> None:
+            pending: set[asyncio.Task] = set()
+            try:
+                async for item in request_iterator:
+                    await window.acquire()
+                    task = asyncio.create_task(answer(item))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                await asyncio.gather(*pending)
+                await answers.put(finished)
+            except BaseException as err:  # surface reader failures to the writer
+                for task in pending:
+                    task.cancel()
+                await answers.put(err)
+                raise
+
+        reader = asyncio.create_task(read())
+        try:
+            while (response := await answers.get()) is not finished:
+                if isinstance(response, BaseException):
+                    raise response
+                yield response
+                window.release()
+        finally:
+            reader.cancel()
+
+    @translate_errors
+    async def Generate(self, request, context) -> AsyncIterator[inference_pb2.GenerateResponse]:
+        _, version, chunk_size = self._engine.check_generate(
+            request.model, request.version, request.count, request.chunk_size
+        )
+        encodings = set(request.encodings) - {inference_pb2.SAMPLE_ENCODING_UNSPECIFIED}
+        encodings = encodings or {inference_pb2.SAMPLE_ENCODING_TENSOR}
+        done = 0
+        index = 0
+        async for samples in self._engine.generate(
+            version, request.count, request.seed, chunk_size
+        ):
+            done += len(samples)
+            response = inference_pb2.GenerateResponse(
+                chunk_index=index, samples_done=done, samples_total=request.count
+            )
+            if inference_pb2.SAMPLE_ENCODING_TENSOR in encodings:
+                response.samples.CopyFrom(to_tensor(samples))
+            if inference_pb2.SAMPLE_ENCODING_PNG in encodings:
+                response.png.extend(await version.run(version.model.samples_to_png, samples))
+            index += 1
+            yield response
