@@ -122,6 +122,7 @@ async def start_server(settings: KilnSettings, catalog: Catalog | None = None) -
     )
     await registry.load_all()
     await kiln.set_serving(True)
+    log.info("kiln serving %d model(s) on %s:%d", len(registry.entries()), settings.host, port)
     return kiln
 
 
