@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -37,6 +38,27 @@ class ScaleModel:
         self.loaded = False
 
 
+class NoiseModel(ScaleModel):
+    """A generative fake: sample i of seed s is [s, i, i*i]; each chunk takes `chunk_seconds`."""
+
+    chunk_seconds = 0.05
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.chunks_computed = 0
+
+    def generate(self, request):
+        for start in range(0, request.count, request.chunk_size):
+            stop = min(start + request.chunk_size, request.count)
+            time.sleep(self.chunk_seconds)
+            self.chunks_computed += 1
+            i = np.arange(start, stop, dtype=np.float32)
+            yield np.stack([np.full_like(i, request.seed), i, i * i], axis=1)
+
+    def samples_to_png(self, samples):
+        return [b"\x89PNG fake " + row.tobytes() for row in samples]
+
+
 class FailingLoadModel(ScaleModel):
     def load(self) -> None:
         raise OSError("weights file is corrupt")
@@ -58,6 +80,16 @@ class FakePlugin:
         self.models.append(model)
         return model
 
+    def _make_noise(self, ctx):
+        model = NoiseModel(ctx)
+        self.models.append(model)
+        return model
+
+    def model(self, cls):
+        """The (single) loaded instance of a fake model class."""
+        (found,) = [m for m in self.models if type(m) is cls]
+        return found
+
     @hookimpl
     def kiln_model_specs(self):
         signature = dict(
@@ -74,6 +106,16 @@ class FakePlugin:
             default_artifact=_artifact(),
             batch_buckets=(1, 4, 8),
             max_batch_size=8,
+            **signature,
+        )
+        yield ModelSpec(
+            name="noise",
+            description="Generates deterministic fake samples.",
+            factory=self._make_noise,
+            default_artifact=_artifact(),
+            generative=True,
+            batch_buckets=(1, 4),
+            max_batch_size=4,
             **signature,
         )
         yield ModelSpec(
@@ -97,8 +139,18 @@ def fake_plugin() -> FakePlugin:
 
 
 @pytest.fixture
+def noise_model_class():
+    return NoiseModel
+
+
+@pytest.fixture
+def scale_model_class():
+    return ScaleModel
+
+
+@pytest.fixture
 def fake_server(fake_plugin):
     """A real server on port 0 serving only the fake plugin's models."""
-    settings = KilnSettings(max_message_bytes=64 * 1024)
+    settings = KilnSettings(max_message_bytes=64 * 1024, max_generate_count=1000, max_chunk_size=50)
     with running_server(settings, plugins=[("fake", fake_plugin)], entry_points=False) as handle:
         yield handle

@@ -167,7 +167,7 @@ def test_model_that_failed_to_load_is_unavailable(client):
     err = expect(lambda: client.predict("broken", {"x": x(1)}), UnavailableError, "MODEL_NOT_READY")
     assert "corrupt" in err.message
     states = {m.name: m.versions[0].state for m in client.list_models()}
-    assert states == {"broken": "FAILED", "scale": "READY"}
+    assert states == {"broken": "FAILED", "noise": "READY", "scale": "READY"}
 
 
 def test_model_exception_is_internal_and_server_keeps_serving(client, fake_plugin):
