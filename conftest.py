@@ -130,7 +130,7 @@ class FakePlugin:
 def _artifact():
     from pathlib import Path
 
-    return Path(__file__).parent / "data" / "fake-artifact" / "1"
+    return Path(__file__).parent / "tests" / "data" / "fake-artifact" / "1"
 
 
 @pytest.fixture

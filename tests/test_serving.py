@@ -1,0 +1,176 @@
+"""Server behaviour: health follows readiness, reflection, batching, queue limits, deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import socket
+import threading
+import time
+
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from kiln.client import Client, ResourceExhaustedError
+from kiln.server.batching import DynamicBatcher, bucket_for
+from kiln.server.discovery import discover
+from kiln.server.errors import DeadlineExpired, Overloaded
+from kiln.server.grpc.server import start_server
+from kiln.server.plugin import ModelSpec, TensorSpec
+from kiln.server.settings import BatchingSettings, KilnSettings
+from kiln.server.stats import InferenceStats
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def health_status(address: str, service: str = "") -> int:
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
+
+
+def test_health_is_not_serving_until_every_model_is_loaded(fake_plugin):
+    fake_plugin.load_gate.clear()  # the "scale" model's factory blocks until released
+    port = free_port()
+    settings = KilnSettings(host="127.0.0.1", port=port)
+    catalog = discover(block=["classifier", "gan"], extra_plugins=[("fake", fake_plugin)])
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    started = asyncio.run_coroutine_threadsafe(start_server(settings, catalog), loop)
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                status = health_status(address)
+                break
+            except grpc.RpcError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert status == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert (
+            health_status(address, "kiln.v1.InferenceService")
+            == health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        fake_plugin.load_gate.set()
+        server = started.result(timeout=30)
+        assert health_status(address) == health_pb2.HealthCheckResponse.SERVING
+        asyncio.run_coroutine_threadsafe(server.stop(grace=0.5), loop).result(timeout=10)
+    finally:
+        fake_plugin.load_gate.set()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+
+
+def test_reflection_lists_the_services(fake_server):
+    with grpc.insecure_channel(fake_server.address) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        (response,) = list(stub.ServerReflectionInfo(iter([request])))
+    names = {s.name for s in response.list_services_response.service}
+    assert {"kiln.v1.InferenceService", "kiln.v1.ModelService", "grpc.health.v1.Health"} <= names
+
+
+def test_concurrent_requests_are_batched_padded_and_sliced(
+    fake_server, fake_plugin, scale_model_class
+):
+    model = fake_plugin.model(scale_model_class)
+    model.batch_sizes.clear()
+    with Client(fake_server.address) as client, concurrent.futures.ThreadPoolExecutor(16) as pool:
+        rows = [np.full((1 + i % 2, 3), i, np.float32) for i in range(32)]
+        results = list(pool.map(lambda r: client.predict("scale", {"x": r}), rows))
+    for row, out in zip(rows, results, strict=True):
+        np.testing.assert_array_equal(out["doubled"], row * 2)
+    assert set(model.batch_sizes) <= {1, 4, 8}  # always a compiled bucket
+    assert len(model.batch_sizes) < 32  # some requests shared a model call
+
+
+def test_bucket_choice():
+    assert [bucket_for((1, 4, 8), n) for n in (1, 2, 4, 5, 8)] == [1, 4, 4, 8, 8]
+
+
+SPEC = ModelSpec(
+    name="slow",
+    description="",
+    inputs=(TensorSpec("x", "float32", (-1, 1)),),
+    outputs=(TensorSpec("y", "float32", (-1, 1)),),
+    factory=lambda ctx: None,
+    batch_buckets=(1, 2),
+    max_batch_size=2,
+)
+
+
+class SlowModel:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict(self, inputs):
+        self.calls += 1
+        time.sleep(0.2)
+        return {"y": inputs["x"] + 1}
+
+
+def batcher(model, executor, **overrides) -> DynamicBatcher:
+    options = dict(buckets=(1, 2), max_batch_size=2, max_queue_delay_s=0.0, max_queue_size=2)
+    options.update(overrides)
+    return DynamicBatcher(model, SPEC, executor=executor, stats=InferenceStats(), **options)
+
+
+async def test_full_queue_is_refused_with_a_retry_hint():
+    model = SlowModel()
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        b = batcher(model, executor, max_queue_size=1)
+        b.start()
+        one = np.ones((2, 1), np.float32)
+        first = asyncio.create_task(b.submit({"x": one}, 2))
+        await asyncio.sleep(0.05)  # first is now running; the queue is empty
+        second = asyncio.create_task(b.submit({"x": one}, 2))
+        await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded) as info:
+            await b.submit({"x": one}, 2)
+        assert info.value.reason == "QUEUE_FULL" and "retry_after_ms" in info.value.metadata
+        await asyncio.gather(first, second)
+        await b.close()
+
+
+async def test_expired_requests_are_dropped_before_compute():
+    model = SlowModel()
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        b = batcher(model, executor)
+        b.start()
+        loop = asyncio.get_running_loop()
+        one = np.ones((2, 1), np.float32)
+        busy = asyncio.create_task(b.submit({"x": one}, 2))
+        await asyncio.sleep(0.05)
+        with pytest.raises(DeadlineExpired):
+            await b.submit({"x": one}, 2, deadline=loop.time() + 0.05)
+        await busy
+        await b.close()
+        assert model.calls == 1  # the expired request never reached the model
+
+
+def test_queue_full_reaches_the_client_as_resource_exhausted(fake_plugin):
+    from kiln.server.testing import running_server
+
+    settings = KilnSettings(
+        model_batching={"noise": BatchingSettings(max_queue_size=1, max_queue_delay_us=0)}
+    )
+    with running_server(settings, plugins=[("fake", fake_plugin)], entry_points=False) as handle:
+        with Client(handle.address) as client, concurrent.futures.ThreadPoolExecutor(8) as pool:
+            gen = client.generate("noise", 1000, chunk_size=1)  # keeps the worker thread busy
+            next(gen)
+            x = np.ones((1, 3), np.float32)
+            futures = [pool.submit(client.predict, "noise", {"x": x}) for _ in range(8)]
+            errors = [f.exception() for f in futures]
+            gen.cancel()
+        refused = [e for e in errors if isinstance(e, ResourceExhaustedError)]
+        assert refused and all(e.reason == "QUEUE_FULL" for e in refused)
+        assert any(e is None for e in errors)  # the queued one was served
