@@ -28,6 +28,8 @@ def kiln_model_specs():
     )
 """
 
+HOOK = "from kiln.server.plugin import hookimpl\n@hookimpl\ndef {name}():\n    return {value}\n"
+
 
 def make_distribution(root: Path, dist: str, entry: str, module: str, source: str) -> None:
     """Write an installed distribution (dist-info + module) that importlib.metadata finds."""
@@ -74,7 +76,7 @@ def test_a_misspelt_hook_fails_that_plugin_loudly(site):
         "kiln-typo",
         "typo",
         "tmp_kiln_typo",
-        "from kiln.server.plugin import hookimpl\n@hookimpl\ndef kiln_model_spec():\n    return []\n",
+        HOOK.format(name="kiln_model_spec", value="[]"),
     )
     record = {p.name: p for p in discover(block=builtin_names()).plugins}["typo"]
     assert "kiln_model_spec" in record.error
@@ -86,7 +88,7 @@ def test_a_hook_that_raises_or_returns_junk_is_skipped(site):
         "kiln-junk",
         "junk",
         "tmp_kiln_junk",
-        "from kiln.server.plugin import hookimpl\n@hookimpl\ndef kiln_model_specs():\n    return [42]\n",
+        HOOK.format(name="kiln_model_specs", value="[42]"),
     )
     catalog = discover(block=builtin_names())
     assert "non-ModelSpec" in {p.name: p for p in catalog.plugins}["junk"].error
