@@ -1,0 +1,80 @@
+"""The built-in plugins through their entry points, served for real (shipped weights)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kiln.client import Client, InvalidArgumentError
+from kiln.server.testing import running_server
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_server() as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with Client(server.address, timeout=60) as c:
+        yield c
+
+
+def test_both_builtin_plugins_are_discovered_and_ready(client):
+    models = {m.name: m for m in client.list_models()}
+    assert models["digits"].plugin == "kiln-classifier"
+    assert models["digits"].ready
+    if "digits-gan" in models:
+        assert models["digits-gan"].plugin == "kiln-gan"
+        assert models["digits-gan"].capabilities == ("predict", "generate")
+
+
+def test_digits_over_grpc_matches_held_out_labels(client):
+    from kiln_classifier.data import load_split
+
+    split = load_split()
+    labels = []
+    for start in range(0, len(split.x_test), 64):
+        batch = split.x_test[start : start + 64]
+        labels.append(client.predict("digits", {"image": batch}, outputs=["label"])["label"])
+    accuracy = float(np.mean(np.concatenate(labels) == split.y_test))
+    assert accuracy >= 0.985, accuracy
+
+
+def test_digits_outputs_are_consistent(client):
+    from kiln_classifier.data import load_split
+
+    image = load_split().x_test[:5]
+    out = client.predict("digits", {"image": image})
+    assert out["logits"].shape == (5, 10) and out["logits"].dtype == np.float32
+    np.testing.assert_allclose(out["probabilities"].sum(axis=1), 1.0, rtol=1e-5)
+    assert out["label"].dtype == np.int64
+    np.testing.assert_array_equal(out["label"], out["logits"].argmax(axis=1))
+
+
+def test_wrong_image_size_names_the_field(client):
+    with pytest.raises(InvalidArgumentError) as info:
+        client.predict("digits", {"image": np.zeros((1, 27, 28, 1), np.float32)})
+    assert (info.value.reason, info.value.field) == ("INPUT_SHAPE_MISMATCH", "inputs[image].shape")
+
+
+def test_readme_quickstart_prints_the_right_label(server):
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"<!-- quickstart -->\n```python\n(.*?)```", readme, re.S).group(1)
+    assert len(code.strip().splitlines()) <= 10
+    code = code.replace("localhost:50051", server.address)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=os.environ
+    )
+    assert result.returncode == 0, result.stderr
+    label, truth = re.fullmatch(r"label (\d) p=[0-9.]+ truth (\d)\n", result.stdout).groups()
+    assert label == truth == "8"
