@@ -24,7 +24,8 @@ def modules_under(*parts: str) -> list[Path]:
     return sorted((SERVER.joinpath(*parts)).glob("*.py"))
 
 
-CORE = [p for p in modules_under() if p.name not in {"cli.py"}]
+# cli.py is the top of the stack; jax_runtime.py is the one sanctioned JAX helper.
+CORE = [p for p in modules_under() if p.name not in {"cli.py", "jax_runtime.py"}]
 PLUGIN_API = modules_under("plugin")
 
 

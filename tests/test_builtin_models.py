@@ -78,3 +78,15 @@ def test_readme_quickstart_prints_the_right_label(server):
     assert result.returncode == 0, result.stderr
     label, truth = re.fullmatch(r"label (\d) p=[0-9.]+ truth (\d)\n", result.stdout).groups()
     assert label == truth == "8"
+
+
+def test_no_compilation_on_the_request_path(client):
+    from kiln.server import jax_runtime
+
+    model = client.get_model("digits")
+    before = jax_runtime.compile_count()
+    rng = np.random.default_rng(0)
+    for size in [1, 2, 3, 5, 7, 8, 13, 16, 17, 31, 32, 33, 50, model.max_batch_size]:
+        batch = rng.random((size, 28, 28, 1), dtype=np.float32)
+        assert client.predict("digits", {"image": batch})["label"].shape == (size,)
+    assert jax_runtime.compile_count() == before

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -63,8 +62,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _configure_logging(settings.log_level)
-    if settings.compile_cache_dir:
-        os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(settings.compile_cache_dir))
     asyncio.run(serve_forever(settings))
     return 0
 

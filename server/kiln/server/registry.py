@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiln.server import jax_runtime
 from kiln.server.batching import DynamicBatcher, zero_batch
 from kiln.server.discovery import Catalog, PluginRecord
 from kiln.server.errors import InvalidInput, ModelNotFound, ModelNotReady
@@ -198,6 +199,7 @@ class ModelRegistry:
         version.state, version.reason = ModelState.LOADING, ""
         version.executor = ThreadPoolExecutor(1, thread_name_prefix=f"kiln-{spec.name}")
         started = time.perf_counter()
+        compiles_before = jax_runtime.compile_count()
         try:
             context = LoadContext(version.artifact_dir, version.version, entry.buckets)
             model = await version.run(spec.factory, context)
@@ -224,12 +226,13 @@ class ModelRegistry:
         version.batcher.start()
         version.state = ModelState.READY
         log.info(
-            "loaded model %s version %s from %s (%s, buckets %s) in %.1fs",
+            "loaded model %s version %s from %s (%s, buckets %s, %d compiles) in %.1fs",
             spec.name,
             version.version,
             version.artifact_dir,
             entry.plugin.distribution or entry.plugin.name,
             list(entry.buckets),
+            jax_runtime.compile_count() - compiles_before,
             time.perf_counter() - started,
         )
 

@@ -10,6 +10,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from kiln.server import jax_runtime
 from kiln.server.discovery import Catalog, discover
 from kiln.server.engine import Engine
 from kiln.server.grpc.kiln_v1 import InferenceServicer, ModelServicer
@@ -95,6 +96,9 @@ async def start_server(settings: KilnSettings, catalog: Catalog | None = None) -
 
     Health reports NOT_SERVING until loading has finished (every bucket compiled).
     """
+    jax_runtime.install_compile_counter()
+    if settings.compile_cache_dir is not None:
+        jax_runtime.enable_compilation_cache(settings.compile_cache_dir)
     catalog = catalog or discover(block=settings.block_plugins)
     registry = ModelRegistry(catalog, settings)
     engine = Engine(registry, settings)
