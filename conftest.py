@@ -127,6 +127,59 @@ class FakePlugin:
         )
 
 
+class MixedModel:
+    """Typed fake for the OIP tests: int64, float16, bool and bfloat16 tensors.
+
+    ids_sum = row sums of ``ids``; half_doubled = 2 * ``half``; positive = ``half`` > 0;
+    half_bf16 = ``half`` as bfloat16.
+    """
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+
+    def load(self) -> None:
+        pass
+
+    def predict(self, inputs):
+        import ml_dtypes
+
+        half = inputs["half"]
+        return {
+            "ids_sum": inputs["ids"].sum(axis=1),
+            "half_doubled": half * 2,
+            "positive": half > 0,
+            "half_bf16": half.astype(ml_dtypes.bfloat16),
+        }
+
+    def unload(self) -> None:
+        pass
+
+
+class MixedPlugin:
+    """A second fake plugin (the `mixed` model), served only by `oip_server`."""
+
+    @hookimpl
+    def kiln_model_specs(self):
+        yield ModelSpec(
+            name="mixed",
+            description="Sums int64 rows and doubles float16 values.",
+            inputs=(
+                TensorSpec("ids", "int64", (-1, 2)),
+                TensorSpec("half", "float16", (-1, 2)),
+            ),
+            outputs=(
+                TensorSpec("ids_sum", "int64", (-1,)),
+                TensorSpec("half_doubled", "float16", (-1, 2)),
+                TensorSpec("positive", "bool", (-1, 2)),
+                TensorSpec("half_bf16", "bfloat16", (-1, 2)),
+            ),
+            factory=MixedModel,
+            default_artifact=_artifact(),
+            batch_buckets=(1, 4),
+            max_batch_size=4,
+        )
+
+
 def _artifact():
     from pathlib import Path
 
@@ -153,4 +206,16 @@ def fake_server(fake_plugin):
     """A real server on port 0 serving only the fake plugin's models."""
     settings = KilnSettings(max_message_bytes=64 * 1024, max_generate_count=1000, max_chunk_size=50)
     with running_server(settings, plugins=[("fake", fake_plugin)], entry_points=False) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def oip_server():
+    """Like `fake_server`, plus the `mixed` model (int64/float16/bool/bfloat16 tensors).
+
+    One server per test module: its tests share the models' state and statistics.
+    """
+    settings = KilnSettings(max_message_bytes=64 * 1024, max_generate_count=1000, max_chunk_size=50)
+    plugins = [("fake", FakePlugin()), ("mixed", MixedPlugin())]
+    with running_server(settings, plugins=plugins, entry_points=False) as handle:
         yield handle

@@ -174,6 +174,51 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    import io
+
+    from PIL import Image
+
+    from kiln.client import Client
+
+    tiles = []
+    with Client(args.address, timeout=args.timeout) as client:
+        for chunk in client.generate(
+            args.model, args.count, seed=args.seed, chunk_size=args.chunk_size, encodings=["png"]
+        ):
+            tiles += [Image.open(io.BytesIO(png)).convert("L") for png in chunk.png]
+            print(f"chunk {chunk.index}: {chunk.done}/{chunk.total} samples", flush=True)
+    columns = args.columns or max(1, round(len(tiles) ** 0.5))
+    rows = -(-len(tiles) // columns)
+    width, height = tiles[0].size
+    grid = Image.new("L", (columns * width, rows * height))
+    for i, tile in enumerate(tiles):
+        grid.paste(tile, ((i % columns) * width, (i // columns) * height))
+    grid.save(args.out)
+    print(f"wrote {len(tiles)} samples as a {columns}x{rows} grid to {args.out}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from kiln.client import Client
+
+    with Client(args.address, timeout=args.timeout) as client:
+        (spec,) = client.get_model(args.model).inputs
+        _, height, width, _ = spec.shape
+        image = Image.open(args.image).convert("L").resize((width, height), Image.BILINEAR)
+        pixels = np.asarray(image, dtype=np.float32) / 255.0
+        if args.invert:
+            pixels = 1.0 - pixels
+        out = client.predict(args.model, {spec.name: pixels[None, :, :, None]})
+    print(f"label {int(out['label'][0])}")
+    for digit, p in enumerate(out["probabilities"][0]):
+        print(f"  {digit}: {p:.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``kiln`` command."""
     parser = argparse.ArgumentParser(prog="kiln", description="Kiln model server")
@@ -210,6 +255,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--version", help="version in the repository (default: newest)")
     evaluate.add_argument("--report-dir", help="where to write plots")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    generate = sub.add_parser("generate", help="stream samples from a running server to a PNG grid")
+    generate.add_argument("model")
+    generate.add_argument("--count", type=int, default=64)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--chunk-size", type=int, default=0, help="0: the server chooses")
+    generate.add_argument("--columns", type=int, help="grid width in samples (default: square)")
+    generate.add_argument("--out", default="samples.png")
+    generate.set_defaults(func=cmd_generate)
+
+    predict = sub.add_parser("predict", help="classify an image file with a running server")
+    predict.add_argument("model")
+    predict.add_argument("--image", required=True, help="image file (any format Pillow reads)")
+    predict.add_argument("--invert", action="store_true", help="dark digit on a light background")
+    predict.set_defaults(func=cmd_predict)
+
+    for client_command in (generate, predict):
+        client_command.add_argument("--address", default="localhost:50051")
+        client_command.add_argument("--timeout", type=float, default=60.0)
     return parser
 
 

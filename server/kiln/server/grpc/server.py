@@ -10,10 +10,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from kiln.oip.v2 import grpc_service_pb2, grpc_service_pb2_grpc
 from kiln.server import jax_runtime
 from kiln.server.discovery import Catalog, discover
 from kiln.server.engine import Engine
 from kiln.server.grpc.kiln_v1 import InferenceServicer, ModelServicer
+from kiln.server.grpc.oip import OpenInferenceServicer
 from kiln.server.registry import ModelRegistry
 from kiln.server.settings import KilnSettings
 from kiln.v1 import (
@@ -30,6 +32,7 @@ HEALTH_SERVICES = (
     health.OVERALL_HEALTH,
     inference_service_pb2.DESCRIPTOR.services_by_name["InferenceService"].full_name,
     model_service_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
+    grpc_service_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
 )
 
 
@@ -61,6 +64,7 @@ class KilnServer:
         port: The port actually bound (useful with port 0).
         engine: The inference engine (and through it the registry).
         health: The health servicer.
+        serving: Whether health reports SERVING (what OIP ServerReady answers).
     """
 
     settings: KilnSettings
@@ -68,6 +72,7 @@ class KilnServer:
     port: int
     engine: Engine
     health: health.aio.HealthServicer
+    serving: bool = False
 
     @property
     def address(self) -> str:
@@ -81,11 +86,13 @@ class KilnServer:
             if serving
             else health_pb2.HealthCheckResponse.NOT_SERVING
         )
+        self.serving = serving
         for name in HEALTH_SERVICES:
             await self.health.set(name, status)
 
     async def stop(self, grace: float | None = None) -> None:
         """Report NOT_SERVING, let in-flight calls finish within `grace`, unload models."""
+        self.serving = False
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.settings.grace_period_s if grace is None else grace)
         await self.engine.registry.close()
@@ -106,6 +113,9 @@ async def start_server(settings: KilnSettings, catalog: Catalog | None = None) -
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(engine), server)
     inference_service_pb2_grpc.add_InferenceServiceServicer_to_server(
         InferenceServicer(engine), server
+    )
+    grpc_service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
+        OpenInferenceServicer(engine, settings, is_ready=lambda: kiln.serving), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
