@@ -158,3 +158,19 @@ def test_digits_gan_count_and_seed_match_native_generate(builtin):
     assert builtin.arrays["gan_images"].shape == (4, 28, 28, 1)
     np.testing.assert_allclose(builtin.arrays["gan_images"], samples, atol=1e-5)
     np.testing.assert_allclose(builtin.arrays["gan_from_z"], from_z, atol=1e-6)
+
+
+def test_readme_tritonclient_snippet_runs_as_printed():
+    import re
+    import subprocess
+
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"## Triton and KServe.*?```python\n(.*?)```", readme, re.S).group(1)
+    python = oip_python()
+    with running_server(block=["gan"]) as server:
+        code = code.replace("127.0.0.1:50051", server.address)
+        result = subprocess.run(
+            [str(python), "-c", code], capture_output=True, text=True, timeout=120
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "[1]\n"
