@@ -90,3 +90,32 @@ def test_no_compilation_on_the_request_path(client):
         batch = rng.random((size, 28, 28, 1), dtype=np.float32)
         assert client.predict("digits", {"image": batch})["label"].shape == (size,)
     assert jax_runtime.compile_count() == before
+
+
+@pytest.mark.parametrize("model", ["digits", "digits-gan"])
+def test_builtin_models_pass_the_plugin_contract_check(model):
+    from kiln.server.discovery import discover
+    from kiln.server.testing import check_model
+
+    catalog = discover()
+    if model not in catalog.models:
+        pytest.skip(f"{model} is not installed")
+    check_model(catalog.models[model].spec)
+
+
+def test_the_contract_check_catches_a_wrong_output_dtype(fake_plugin):
+    from kiln.server.discovery import discover
+    from kiln.server.testing import check_model
+
+    spec = discover(block=["classifier", "gan"], extra_plugins=[("fake", fake_plugin)]).models
+    check_model(spec["noise"].spec)
+    broken = spec["scale"].spec
+    import dataclasses
+
+    from kiln.server.plugin import TensorSpec
+
+    lying = dataclasses.replace(
+        broken, outputs=(TensorSpec("doubled", "float16", (-1, 3)), broken.outputs[1])
+    )
+    with pytest.raises(AssertionError, match="'doubled' is float32, declared float16"):
+        check_model(lying)

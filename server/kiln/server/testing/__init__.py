@@ -7,7 +7,8 @@
             ...
 
 `running_server` runs the gRPC server on its own event loop in a background thread, so
-blocking clients, asyncio clients and subprocesses can all talk to it.
+blocking clients, asyncio clients and subprocesses can all talk to it. `check_model` checks a
+model against its own spec (signature, buckets, generation) without any server.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from dataclasses import dataclass
 from kiln.server.discovery import discover
 from kiln.server.grpc.server import KilnServer, start_server
 from kiln.server.settings import KilnSettings
+from kiln.server.testing.contract import check_model
+
+__all__ = ["ServerHandle", "check_model", "running_server"]
 
 
 @dataclass
