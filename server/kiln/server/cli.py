@@ -34,6 +34,8 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # JAX logs every accelerator backend it fails to find; that is noise on CPU hosts.
+    logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
 
 
 def _progress(line: str) -> None:
