@@ -1,0 +1,442 @@
+//! [`KilnClient`] and its [`Builder`], and the streaming [`generate`](KilnClient::generate) types.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Interceptor;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Status, Streaming};
+
+use crate::v1::inference_service_client::InferenceServiceClient;
+use crate::v1::model_service_client::ModelServiceClient;
+use crate::v1::{
+    GenerateRequest, GenerateResponse, GetModelRequest, ListModelsRequest, Model, PredictRequest,
+    PredictResponse, SampleEncoding, Tensor,
+};
+use crate::Error;
+
+/// Largest message the client sends or accepts (the server has its own limit).
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+/// Deadline of each call unless [`Builder::timeout`] says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+struct Auth(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Auth {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Auth(Bearer <redacted>)"
+        } else {
+            "Auth(None)"
+        })
+    }
+}
+
+type Transport = InterceptedService<Channel, Auth>;
+
+/// An async client for a Kiln server.
+///
+/// Cheap to clone: clones share one HTTP/2 connection. Every method takes `&self`, so one
+/// client can serve many tasks at once.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), kiln_client::Error> {
+/// use kiln_client::{from_tensor, to_tensor, KilnClient};
+/// use ndarray::{ArrayD, IxDyn};
+///
+/// let client = KilnClient::connect("localhost:50051").await?;
+/// let image = ArrayD::<f32>::zeros(IxDyn(&[1, 28, 28, 1]));
+/// let outputs = client.predict("digits", [("image", to_tensor(&image))]).await?;
+/// let label = from_tensor::<i64>(&outputs["label"])?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct KilnClient {
+    models: ModelServiceClient<Transport>,
+    inference: InferenceServiceClient<Transport>,
+    timeout: Option<Duration>,
+}
+
+impl KilnClient {
+    /// Connects to a server with the default options (plaintext, 30 s deadline, no token).
+    ///
+    /// `endpoint` is `host:port` or a URI such as `http://localhost:50051`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` for a malformed endpoint, `Unavailable` if the connection fails.
+    pub async fn connect(endpoint: impl Into<String>) -> Result<Self, Error> {
+        Self::builder(endpoint).connect().await
+    }
+
+    /// Starts configuring a client for `endpoint` (`host:port` or a URI).
+    pub fn builder(endpoint: impl Into<String>) -> Builder {
+        Builder {
+            endpoint: endpoint.into(),
+            token: None,
+            timeout: Some(DEFAULT_TIMEOUT),
+            connect_timeout: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        if let Some(timeout) = self.timeout {
+            request.set_timeout(timeout);
+        }
+        request
+    }
+
+    /// Every model on the server, ready or not, sorted by name.
+    ///
+    /// # Errors
+    ///
+    /// The server's status, decoded into [`Error`].
+    pub async fn list_models(&self) -> Result<Vec<Model>, Error> {
+        let request = self.request(ListModelsRequest {});
+        let response = self.models.clone().list_models(request).await?;
+        Ok(response.into_inner().models)
+    }
+
+    /// One model by name.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` with reason `MODEL_NOT_FOUND` when the server has no such model.
+    pub async fn get_model(&self, name: &str) -> Result<Model, Error> {
+        let request = self.request(GetModelRequest {
+            name: name.to_owned(),
+        });
+        let response = self.models.clone().get_model(request).await?.into_inner();
+        response
+            .model
+            .ok_or_else(|| Error::local(Code::Internal, "the server sent no model"))
+    }
+
+    /// Runs one batch through the newest ready version of `model` and returns every output.
+    ///
+    /// `inputs` holds one tensor per model input, batch axis first; build them from arrays
+    /// with [`to_tensor`](crate::to_tensor) and read the outputs with
+    /// [`from_tensor`](crate::from_tensor).
+    ///
+    /// # Errors
+    ///
+    /// The server's status, e.g. `InvalidArgument` with reason `INPUT_SHAPE_MISMATCH` and
+    /// field `inputs[image].shape` for an input of the wrong shape.
+    pub async fn predict<I, K>(
+        &self,
+        model: &str,
+        inputs: I,
+    ) -> Result<HashMap<String, Tensor>, Error>
+    where
+        I: IntoIterator<Item = (K, Tensor)>,
+        K: Into<String>,
+    {
+        let request = PredictRequest {
+            model: model.to_owned(),
+            inputs: inputs
+                .into_iter()
+                .map(|(name, tensor)| (name.into(), tensor))
+                .collect(),
+            ..PredictRequest::default()
+        };
+        Ok(self.predict_request(request).await?.outputs)
+    }
+
+    /// Sends a full [`PredictRequest`] (version, output filter, ...) and returns the response.
+    ///
+    /// # Errors
+    ///
+    /// The server's status, decoded into [`Error`].
+    pub async fn predict_request(&self, request: PredictRequest) -> Result<PredictResponse, Error> {
+        let response = self
+            .inference
+            .clone()
+            .predict(self.request(request))
+            .await?;
+        Ok(response.into_inner())
+    }
+
+    /// Streams `count` samples from a generative model, chunk by chunk.
+    ///
+    /// The same seed gives the same samples whatever the chunk size. Dropping the returned
+    /// [`GenerateStream`] cancels the call, which stops the server's work. The client's
+    /// deadline covers the whole stream.
+    ///
+    /// # Errors
+    ///
+    /// The server's status, e.g. `NotFound` for an unknown model; errors after the first
+    /// chunk come from the stream.
+    pub async fn generate(
+        &self,
+        model: &str,
+        count: i64,
+        options: GenerateOptions,
+    ) -> Result<GenerateStream, Error> {
+        let request = GenerateRequest {
+            model: model.to_owned(),
+            version: options.version,
+            count,
+            seed: options.seed,
+            chunk_size: options.chunk_size,
+            encodings: options.encodings.into_iter().map(|e| e as i32).collect(),
+        };
+        self.generate_request(request).await
+    }
+
+    /// Sends a full [`GenerateRequest`] and streams its chunks (see [`generate`](Self::generate)).
+    ///
+    /// # Errors
+    ///
+    /// The server's status, decoded into [`Error`].
+    pub async fn generate_request(
+        &self,
+        request: GenerateRequest,
+    ) -> Result<GenerateStream, Error> {
+        let response = self
+            .inference
+            .clone()
+            .generate(self.request(request))
+            .await?;
+        Ok(GenerateStream {
+            inner: response.into_inner(),
+        })
+    }
+}
+
+/// Configures and connects a [`KilnClient`]:
+/// `KilnClient::builder("kiln.internal:50051").bearer_token(token).connect().await?`.
+#[derive(Clone, Debug)]
+pub struct Builder {
+    endpoint: String,
+    token: Option<String>,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    #[cfg(feature = "tls")]
+    tls: Option<tonic::transport::ClientTlsConfig>,
+}
+
+impl Builder {
+    /// Sends `authorization: Bearer <token>` with every call.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The deadline of each call, counted from its start (for `generate`, the whole stream).
+    /// Default: [`DEFAULT_TIMEOUT`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Calls get no deadline.
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = None;
+        self
+    }
+
+    /// How long to wait for the connection to be made. Default: no limit.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Uses TLS, trusting the platform's root certificates. A `host:port` endpoint then
+    /// means `https://host:port`.
+    #[cfg(feature = "tls")]
+    pub fn tls(self) -> Self {
+        self.tls_config(tonic::transport::ClientTlsConfig::new().with_native_roots())
+    }
+
+    /// Uses TLS with the given configuration: a private CA
+    /// ([`ca_certificate`](tonic::transport::ClientTlsConfig::ca_certificate)), a client
+    /// certificate for mutual TLS ([`identity`](tonic::transport::ClientTlsConfig::identity)),
+    /// a domain name to verify, ...
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: tonic::transport::ClientTlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    fn uses_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        {
+            self.tls.is_some()
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            false
+        }
+    }
+
+    fn endpoint(&self) -> Result<Endpoint, Error> {
+        let uri = if self.endpoint.contains("://") {
+            self.endpoint.clone()
+        } else {
+            let scheme = if self.uses_tls() { "https" } else { "http" };
+            format!("{scheme}://{}", self.endpoint)
+        };
+        let mut endpoint = Endpoint::from_shared(uri).map_err(|e| {
+            Error::local(
+                Code::InvalidArgument,
+                format!("bad endpoint {:?}: {e}", self.endpoint),
+            )
+            .with_source(e)
+        })?;
+        if let Some(timeout) = self.connect_timeout {
+            endpoint = endpoint.connect_timeout(timeout);
+        }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            endpoint = endpoint.tls_config(tls.clone())?;
+        }
+        Ok(endpoint)
+    }
+
+    fn finish(self, channel: Channel) -> Result<KilnClient, Error> {
+        let header = match &self.token {
+            None => None,
+            Some(token) => Some(MetadataValue::try_from(format!("Bearer {token}")).map_err(
+                |e| {
+                    Error::local(
+                        Code::InvalidArgument,
+                        "the bearer token is not a valid header value",
+                    )
+                    .with_source(e)
+                },
+            )?),
+        };
+        let auth = Auth(header);
+        Ok(KilnClient {
+            models: ModelServiceClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            inference: InferenceServiceClient::with_interceptor(channel, auth)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            timeout: self.timeout,
+        })
+    }
+
+    /// Connects now.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` for a malformed endpoint or token, `Unavailable` if the connection
+    /// fails.
+    pub async fn connect(self) -> Result<KilnClient, Error> {
+        let channel = self.endpoint()?.connect().await?;
+        self.finish(channel)
+    }
+
+    /// Returns a client that connects on its first call (and reconnects as needed).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` for a malformed endpoint or token.
+    pub fn connect_lazy(self) -> Result<KilnClient, Error> {
+        let channel = self.endpoint()?.connect_lazy();
+        self.finish(channel)
+    }
+}
+
+/// Options of [`KilnClient::generate`]; `GenerateOptions::default()` asks for tensors with
+/// seed 0 and the server's chunk size.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GenerateOptions {
+    /// Seed of the model's random source; equal seeds give equal samples.
+    pub seed: u64,
+    /// Samples per chunk; 0 lets the server choose.
+    pub chunk_size: i64,
+    /// Version to use; empty selects the newest ready version.
+    pub version: String,
+    /// Forms to return ([`SampleEncoding::Tensor`], [`SampleEncoding::Png`]); empty means
+    /// tensors only.
+    pub encodings: Vec<SampleEncoding>,
+}
+
+/// One streamed chunk of generated samples.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GenerateChunk {
+    /// Position of the chunk in the stream, from 0.
+    pub index: i64,
+    /// The chunk's samples as one tensor, batch axis first (when tensors were asked for).
+    pub samples: Option<Tensor>,
+    /// The chunk's samples as PNG images, one per sample (when PNGs were asked for).
+    pub png: Vec<Vec<u8>>,
+    /// Samples produced so far, this chunk included.
+    pub done: i64,
+    /// Samples the request asked for.
+    pub total: i64,
+}
+
+impl From<GenerateResponse> for GenerateChunk {
+    fn from(response: GenerateResponse) -> Self {
+        GenerateChunk {
+            index: response.chunk_index,
+            samples: response.samples,
+            png: response.png,
+            done: response.samples_done,
+            total: response.samples_total,
+        }
+    }
+}
+
+/// The chunks of a [`KilnClient::generate`] call, as they arrive.
+///
+/// A [`Stream`] of `Result<GenerateChunk, Error>` (use any `StreamExt`), or call
+/// [`next_chunk`](Self::next_chunk). Dropping it (or [`cancel`](Self::cancel)) cancels the
+/// call, which stops the server's work.
+#[derive(Debug)]
+pub struct GenerateStream {
+    inner: Streaming<GenerateResponse>,
+}
+
+impl GenerateStream {
+    /// The next chunk, or `None` at the end of the stream.
+    ///
+    /// # Errors
+    ///
+    /// The status the call failed with.
+    pub async fn next_chunk(&mut self) -> Result<Option<GenerateChunk>, Error> {
+        Ok(self.inner.message().await?.map(GenerateChunk::from))
+    }
+
+    /// Cancels the call; the server stops generating. Same as dropping the stream.
+    pub fn cancel(self) {
+        drop(self);
+    }
+}
+
+impl Stream for GenerateStream {
+    type Item = Result<GenerateChunk, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.inner)
+            .poll_next(cx)
+            .map(|item| item.map(|result| result.map(GenerateChunk::from).map_err(Error::from)))
+    }
+}

@@ -1,0 +1,214 @@
+//! The SDK's error type, decoded from the server's rich gRPC status.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use tonic::Code;
+use tonic_types::StatusExt;
+
+/// One bad field of a request, from `google.rpc.BadRequest`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Path of the field, e.g. `inputs[image].shape`.
+    pub field: String,
+    /// What is wrong with it.
+    pub description: String,
+}
+
+/// A failed call to the Kiln server, or a request the client could not build.
+///
+/// Server failures carry the gRPC [`code`](Error::code), the machine-readable
+/// [`reason`](Error::reason) from `google.rpc.ErrorInfo` (e.g. `MODEL_NOT_FOUND`), its
+/// [`metadata`](Error::metadata), and for bad input the offending [`field`](Error::field)
+/// from `google.rpc.BadRequest` (e.g. `inputs[image].shape`).
+///
+/// Failures on the client side have an empty reason: a bad endpoint or a failed
+/// connection is `Unavailable`/`InvalidArgument`, a tensor that does not convert to the
+/// requested array type is `InvalidArgument`.
+pub struct Error(Box<Inner>);
+
+// Boxed so that `Result<T, Error>` stays small.
+struct Inner {
+    code: Code,
+    message: String,
+    reason: String,
+    metadata: HashMap<String, String>,
+    field_violations: Vec<FieldViolation>,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl Error {
+    /// An error made on the client side (no server involved), with an empty reason.
+    pub(crate) fn local(code: Code, message: impl Into<String>) -> Self {
+        Error(Box::new(Inner {
+            code,
+            message: message.into(),
+            reason: String::new(),
+            metadata: HashMap::new(),
+            field_violations: Vec::new(),
+            source: None,
+        }))
+    }
+
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        self.0.source = Some(Box::new(source));
+        self
+    }
+
+    /// The gRPC status code, e.g. [`Code::NotFound`] or [`Code::InvalidArgument`].
+    pub fn code(&self) -> Code {
+        self.0.code
+    }
+
+    /// The server's message for people.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The machine-readable reason from `google.rpc.ErrorInfo`, e.g. `MODEL_NOT_FOUND`;
+    /// empty when there is none (client-side or transport failures).
+    pub fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    /// Extra facts from `google.rpc.ErrorInfo.metadata` (such as the model name or a limit).
+    pub fn metadata(&self) -> &HashMap<String, String> {
+        &self.0.metadata
+    }
+
+    /// The offending request fields, for bad input.
+    pub fn field_violations(&self) -> &[FieldViolation] {
+        &self.0.field_violations
+    }
+
+    /// The first offending field, e.g. `inputs[image].shape`, or `""` when there is none.
+    pub fn field(&self) -> &str {
+        self.0
+            .field_violations
+            .first()
+            .map_or("", |violation| violation.field.as_str())
+    }
+}
+
+impl From<tonic::Status> for Error {
+    fn from(status: tonic::Status) -> Self {
+        let mut reason = String::new();
+        let mut metadata = HashMap::new();
+        let mut field_violations = Vec::new();
+        // Details that fail to decode are ignored; code and message still stand.
+        if let Some(info) = status.get_details_error_info() {
+            reason = info.reason;
+            metadata = info.metadata;
+        }
+        if let Some(bad) = status.get_details_bad_request() {
+            field_violations = bad
+                .field_violations
+                .into_iter()
+                .map(|v| FieldViolation {
+                    field: v.field,
+                    description: v.description,
+                })
+                .collect();
+        }
+        let message = status.message().to_owned();
+        Error(Box::new(Inner {
+            code: status.code(),
+            message,
+            reason,
+            metadata,
+            field_violations,
+            source: Some(Box::new(status)),
+        }))
+    }
+}
+
+impl From<tonic::transport::Error> for Error {
+    fn from(error: tonic::transport::Error) -> Self {
+        Error::local(Code::Unavailable, error.to_string()).with_source(error)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("code", &self.0.code)
+            .field("reason", &self.0.reason)
+            .field("message", &self.0.message)
+            .field("metadata", &self.0.metadata)
+            .field("field_violations", &self.0.field_violations)
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0.code)?;
+        if !self.0.reason.is_empty() {
+            write!(f, " ({})", self.0.reason)?;
+        }
+        if !self.0.message.is_empty() {
+            write!(f, ": {}", self.0.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|source| source as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic_types::{BadRequest, ErrorDetail, ErrorInfo};
+
+    #[test]
+    fn decodes_error_info_and_bad_request() {
+        let status = tonic::Status::with_error_details_vec(
+            Code::InvalidArgument,
+            "input 'image' has shape [1, 27, 28, 1]",
+            vec![
+                ErrorDetail::ErrorInfo(ErrorInfo::new(
+                    "INPUT_SHAPE_MISMATCH",
+                    "kiln.dev",
+                    HashMap::from([("model".to_owned(), "digits".to_owned())]),
+                )),
+                ErrorDetail::BadRequest(BadRequest::with_violation(
+                    "inputs[image].shape",
+                    "expected [-1, 28, 28, 1]",
+                )),
+            ],
+        );
+
+        let error = Error::from(status);
+
+        assert_eq!(error.code(), Code::InvalidArgument);
+        assert_eq!(error.reason(), "INPUT_SHAPE_MISMATCH");
+        assert_eq!(error.field(), "inputs[image].shape");
+        assert_eq!(error.metadata()["model"], "digits");
+        assert_eq!(
+            error.field_violations()[0].description,
+            "expected [-1, 28, 28, 1]"
+        );
+        assert!(error
+            .to_string()
+            .starts_with("InvalidArgument (INPUT_SHAPE_MISMATCH): input 'image'"));
+    }
+
+    #[test]
+    fn plain_status_has_no_reason() {
+        let error = Error::from(tonic::Status::unavailable("connection refused"));
+        assert_eq!(error.code(), Code::Unavailable);
+        assert_eq!(error.reason(), "");
+        assert_eq!(error.field(), "");
+        assert_eq!(error.message(), "connection refused");
+    }
+}

@@ -1,0 +1,209 @@
+//! The shared SDK scenarios, run against the real server at `$KILN_ADDRESS` (see
+//! scripts/sdk-scenarios). Each scenario prints `SKIP: ...` and passes when KILN_ADDRESS is
+//! unset, and the GAN scenarios do the same when the server has no `digits-gan`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kiln_client::{from_tensor, to_tensor, Code, GenerateOptions, KilnClient};
+use ndarray::{ArrayD, IxDyn};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const GAN: &str = "digits-gan";
+
+/// A client for the scenario server, or `None` (after saying so) when there is none.
+async fn client() -> Option<KilnClient> {
+    match std::env::var("KILN_ADDRESS") {
+        Ok(address) if !address.is_empty() => Some(
+            KilnClient::builder(address)
+                .timeout(Duration::from_secs(60))
+                .connect()
+                .await
+                .expect("connect to KILN_ADDRESS"),
+        ),
+        _ => {
+            eprintln!("SKIP: KILN_ADDRESS is not set: skipping the server scenarios (scripts/sdk-scenarios sets it)");
+            None
+        }
+    }
+}
+
+/// Whether the server has the GAN model (saying so when not).
+async fn has_gan(client: &KilnClient, scenario: &str) -> bool {
+    let names: Vec<String> = client
+        .list_models()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    let present = names.iter().any(|name| name == GAN);
+    if !present {
+        eprintln!("SKIP: {GAN} is not served by this server (the GAN plugin is not installed yet): skipping {scenario}");
+    }
+    present
+}
+
+fn vectors_dir() -> PathBuf {
+    std::env::var_os("KILN_VECTORS")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors"))
+}
+
+fn vectors() -> Value {
+    let text = std::fs::read_to_string(vectors_dir().join("vectors.json")).expect("vectors.json");
+    serde_json::from_str(&text).expect("vectors.json is JSON")
+}
+
+fn digits_input(shape: &[usize]) -> ArrayD<f32> {
+    ArrayD::zeros(IxDyn(shape))
+}
+
+#[tokio::test]
+async fn list_models_has_builtins() {
+    let Some(client) = client().await else { return };
+    let names: Vec<String> = client
+        .list_models()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert!(names.iter().any(|n| n == "digits"), "models: {names:?}");
+    if has_gan(&client, "the digits-gan listing check").await {
+        assert!(names.iter().any(|n| n == GAN), "models: {names:?}");
+    }
+}
+
+#[tokio::test]
+async fn predict_digit() {
+    let Some(client) = client().await else { return };
+    let digit = &vectors()["digit"];
+    let raw = std::fs::read(vectors_dir().join(digit["file"].as_str().unwrap())).unwrap();
+    let shape: Vec<usize> = digit["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
+    let pixels: Vec<f32> = raw
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let image = ArrayD::from_shape_vec(IxDyn(&shape), pixels).unwrap();
+
+    let outputs = client
+        .predict("digits", [("image", to_tensor(&image))])
+        .await
+        .unwrap();
+
+    let label = from_tensor::<i64>(&outputs["label"]).unwrap();
+    assert_eq!(label.shape(), &[1]);
+    assert_eq!(label[[0]], digit["label"].as_i64().unwrap());
+    let probabilities = from_tensor::<f32>(&outputs["probabilities"]).unwrap();
+    assert_eq!(probabilities.shape(), &[1, 10]);
+}
+
+#[tokio::test]
+async fn generate_is_deterministic() {
+    let Some(client) = client().await else { return };
+    if !has_gan(&client, "the generate digest scenario").await {
+        return;
+    }
+    let spec = &vectors()["generate"];
+    let count = spec["count"].as_i64().unwrap();
+    let chunk_size = spec["chunk_size"].as_i64().unwrap();
+    let options = GenerateOptions {
+        seed: spec["seed"].as_u64().unwrap(),
+        chunk_size,
+        ..Default::default()
+    };
+    let mut stream = client
+        .generate(spec["model"].as_str().unwrap(), count, options)
+        .await
+        .unwrap();
+    let mut sha = Sha256::new();
+    let (mut chunks, mut samples) = (0i64, 0i64);
+    while let Some(chunk) = stream.next_chunk().await.unwrap() {
+        assert_eq!(chunk.index, chunks);
+        let tensor = chunk.samples.expect("tensor samples");
+        samples += tensor.shape[0];
+        sha.update(&tensor.content);
+        chunks += 1;
+    }
+    assert_eq!(samples, count);
+    assert_eq!(chunks, (count + chunk_size - 1) / chunk_size);
+    let digest: String = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(out) = std::env::var_os("KILN_SCENARIO_OUT").filter(|d| !d.is_empty()) {
+        std::fs::write(
+            PathBuf::from(out).join("rust.sha256"),
+            format!("{digest}\n"),
+        )
+        .unwrap();
+    }
+    if let Some(expected) = spec["sha256_of_samples"].as_str() {
+        assert_eq!(digest, expected);
+    }
+}
+
+#[tokio::test]
+async fn unknown_model_is_not_found() {
+    let Some(client) = client().await else { return };
+    let err = client.get_model("no-such-model").await.unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err}");
+    assert_eq!(err.reason(), "MODEL_NOT_FOUND");
+
+    let image = to_tensor(&digits_input(&[1, 28, 28, 1]));
+    let err = client
+        .predict("no-such-model", [("image", image)])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err}");
+    assert_eq!(err.reason(), "MODEL_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn wrong_shape_is_invalid_argument() {
+    let Some(client) = client().await else { return };
+    let image = to_tensor(&digits_input(&[1, 27, 28, 1]));
+    let err = client
+        .predict("digits", [("image", image)])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    assert_eq!(err.reason(), "INPUT_SHAPE_MISMATCH");
+    assert_eq!(err.field(), "inputs[image].shape");
+}
+
+#[tokio::test]
+async fn cancel_generate_early() {
+    let Some(client) = client().await else { return };
+    if !has_gan(&client, "the generate cancellation scenario").await {
+        return;
+    }
+    let options = GenerateOptions {
+        seed: 7,
+        chunk_size: 16,
+        ..Default::default()
+    };
+    let mut stream = client.generate(GAN, 4096, options).await.unwrap();
+    let first = stream.next_chunk().await.unwrap().expect("a first chunk");
+    assert_eq!(first.index, 0);
+    let start = Instant::now();
+    stream.cancel();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "cancel took {:?}",
+        start.elapsed()
+    );
+    // The server is still responsive after the cancelled stream.
+    let start = Instant::now();
+    assert!(!client.list_models().await.unwrap().is_empty());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "next call took {:?}",
+        start.elapsed()
+    );
+}
