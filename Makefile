@@ -1,5 +1,5 @@
 # The two commands a fresh machine needs:  `make serve`  and  `make test`.
-.PHONY: serve test test-quick lint format generate sdk-scenarios bootstrap
+.PHONY: serve test test-quick lint format generate sdk-scenarios bootstrap bench
 
 bootstrap:
 	scripts/bootstrap
@@ -24,3 +24,6 @@ generate: bootstrap  ## regenerate every language's code from protos/
 
 sdk-scenarios: bootstrap  ## one real server, the same scenarios from every client language
 	scripts/sdk-scenarios
+
+bench: bootstrap  ## benchmark suite (~13 min; bench/run --quick ~3 min) -> bench/RESULTS.md
+	bench/run
