@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kiln.server.plugin import ModelSpec, TensorSpec, hookimpl
-from kiln.server.settings import KilnSettings
+from kiln.server.settings import BatchingSettings, KilnSettings
 from kiln.server.testing import running_server
 
 #: A value that makes the fake model raise inside predict (warm-up zeros never contain it).
@@ -215,7 +215,14 @@ def oip_server():
 
     One server per test module: its tests share the models' state and statistics.
     """
-    settings = KilnSettings(max_message_bytes=64 * 1024, max_generate_count=1000, max_chunk_size=50)
+    settings = KilnSettings(
+        max_message_bytes=64 * 1024,
+        max_generate_count=1000,
+        max_chunk_size=50,
+        model_batching={
+            name: BatchingSettings(max_queue_delay_us=1500) for name in ("noise", "scale")
+        },
+    )
     plugins = [("fake", FakePlugin()), ("mixed", MixedPlugin())]
     with running_server(settings, plugins=plugins, entry_points=False) as handle:
         yield handle

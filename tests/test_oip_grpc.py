@@ -135,7 +135,7 @@ def test_model_config_describes_batching(stub):
     assert (config.name, config.platform, config.max_batch_size) == ("noise", "jax", 4)
     assert [(i.name, i.data_type, list(i.dims)) for i in config.input] == [("x", 11, [3])]
     assert list(config.dynamic_batching.preferred_batch_size) == [1, 4]
-    assert config.dynamic_batching.max_queue_delay_microseconds == 2000
+    assert config.dynamic_batching.max_queue_delay_microseconds == 1500  # per-model setting
     assert config.parameters["generative"].string_value == "true"
     assert config.parameters["plugin"].string_value == "fake"
 

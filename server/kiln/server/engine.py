@@ -17,9 +17,6 @@ from kiln.server.registry import ModelEntry, ModelRegistry, ModelVersion
 from kiln.server.settings import KilnSettings
 from kiln.server.signatures import validate_inputs, validate_output_filter
 
-#: Samples per Generate chunk when the client leaves the choice to the server.
-DEFAULT_CHUNK_SIZE = 16
-
 
 @dataclass(frozen=True)
 class Prediction:
@@ -85,30 +82,30 @@ class Engine:
                 field="chunk_size",
                 metadata={"max": str(max_chunk)},
             )
-        return entry, chosen, min(chunk_size or DEFAULT_CHUNK_SIZE, count, max_chunk)
+        return entry, chosen, min(chunk_size or self._settings.default_chunk_size, count, max_chunk)
 
     async def generate(
         self, version: ModelVersion, count: int, seed: int, chunk_size: int
     ) -> AsyncIterator[np.ndarray]:
-        """Yield chunks as the model produces them, one chunk of work per step.
+        """Yield chunks as the model produces them, computing the next while one is sent.
 
-        Each chunk is computed on the model's worker thread only when the caller asks for
-        it, so a caller that stops iterating (cancel, disconnect, deadline) leaves at most
-        the chunk in progress to finish.
+        Chunks are computed on the model's worker thread, one ahead of the caller: a
+        caller that stops iterating (cancel, disconnect, deadline) leaves at most the one
+        chunk in progress to finish.
         """
         assert version.model is not None
         request = GenerationRequest(count=count, seed=seed, chunk_size=chunk_size)
         chunks = await version.run(version.model.generate, request)  # type: ignore[attr-defined]
         done = object()
+        pending = asyncio.ensure_future(version.run(next, chunks, done))
         try:
-            while True:
-                chunk = await version.run(next, chunks, done)
-                if chunk is done:
-                    return
+            while (chunk := await pending) is not done:
+                pending = asyncio.ensure_future(version.run(next, chunks, done))
                 yield np.asarray(chunk)
         finally:
+            # Nobody awaits a prefetched chunk once the caller has gone; its outcome is moot.
+            pending.add_done_callback(lambda f: f.cancelled() or f.exception())
             close = getattr(chunks, "close", None)
             if close is not None and version.executor is not None:
                 # Queued behind the chunk in progress, so it never races the generator.
                 version.executor.submit(close)
-            await asyncio.sleep(0)

@@ -21,7 +21,7 @@ from kiln.server import jax_runtime
 from kiln.server.batching import DynamicBatcher, zero_batch
 from kiln.server.discovery import Catalog, PluginRecord
 from kiln.server.errors import InvalidInput, ModelNotFound, ModelNotReady
-from kiln.server.plugin import LoadContext, Model, ModelSpec
+from kiln.server.plugin import GenerationRequest, LoadContext, Model, ModelSpec
 from kiln.server.settings import BatchingSettings, KilnSettings
 from kiln.server.stats import InferenceStats
 
@@ -77,6 +77,12 @@ class ModelEntry:
     def max_batch_size(self) -> int:
         """Largest batch one request may carry."""
         return min(self.batching.max_batch_size or self.spec.max_batch_size, self.buckets[-1])
+
+
+def _warm_up_generation(model: Model, chunk_size: int) -> None:
+    request = GenerationRequest(count=chunk_size, seed=0, chunk_size=chunk_size)
+    for _ in model.generate(request):  # type: ignore[attr-defined]
+        pass
 
 
 def parse_version(text: str) -> str:
@@ -206,6 +212,8 @@ class ModelRegistry:
             await version.run(model.load)
             for size in entry.buckets:  # compile every bucket before reporting READY
                 await version.run(model.predict, zero_batch(spec, size))
+            if spec.generative:  # and the default generation chunk
+                await version.run(_warm_up_generation, model, self._settings.default_chunk_size)
         except Exception as err:
             log.exception("model %s version %s failed to load", spec.name, version.version)
             version.state, version.reason = ModelState.FAILED, f"{type(err).__name__}: {err}"

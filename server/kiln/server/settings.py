@@ -14,13 +14,15 @@ class BatchingSettings(BaseModel):
     Attributes:
         max_batch_size: Largest batch assembled from queued requests (and the largest a
             single request may carry). ``None`` uses the plugin's value.
-        max_queue_delay_us: How long the first request of a batch may wait for others.
+        max_queue_delay_us: How long the first request of a batch may wait for others. The
+            default 0 still batches: requests that arrive while the model is busy run
+            together in its next call, so an idle model answers at once.
         max_queue_size: Requests waiting beyond this are refused with RESOURCE_EXHAUSTED.
         batch_buckets: Batch sizes to compile; ``None`` uses the plugin's measured buckets.
     """
 
     max_batch_size: int | None = Field(default=None, ge=1)
-    max_queue_delay_us: int = Field(default=2000, ge=0)
+    max_queue_delay_us: int = Field(default=0, ge=0)
     max_queue_size: int = Field(default=1024, ge=1)
     batch_buckets: tuple[int, ...] | None = None
 
@@ -48,6 +50,12 @@ class KilnSettings(BaseSettings):
     )
     max_generate_count: int = Field(default=4096, ge=1, description="Most samples per Generate.")
     max_chunk_size: int = Field(default=256, ge=1, description="Most samples per Generate chunk.")
+    default_chunk_size: int = Field(
+        default=16,
+        ge=1,
+        description="Chunk size when a client leaves it to the server; "
+        "compiled at load, so the default path never compiles on a request.",
+    )
     batching: BatchingSettings = Field(default_factory=BatchingSettings)
     model_batching: dict[str, BatchingSettings] = Field(
         default_factory=dict, description="Per-model overrides of `batching`."

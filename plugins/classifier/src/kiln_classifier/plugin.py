@@ -23,7 +23,7 @@ from kiln_classifier.artifacts import default_artifact_dir
 from kiln_classifier.config import ClassifierTrainConfig
 
 #: Batch sizes compiled for serving; chosen from CPU timings, see BUCKETS.md.
-BATCH_BUCKETS = (1, 6, 16, 32, 64)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 #: Largest batch one request may carry.
 MAX_BATCH_SIZE = 64
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import ml_dtypes
@@ -34,6 +35,9 @@ DTYPES: dict[int, np.dtype] = {
 #: numpy dtype name ("float32", "bfloat16", ...) -> wire data type.
 DATA_TYPES_BY_NAME: dict[str, int] = {dtype.name: code for code, dtype in DTYPES.items()}
 
+# Keyed by dtype object: a dict lookup, where `dtype.name` costs microseconds per call.
+_DATA_TYPES_BY_DTYPE: dict[np.dtype, int] = {dtype: code for code, dtype in DTYPES.items()}
+
 
 class TensorError(ValueError):
     """A tensor that cannot be decoded.
@@ -53,13 +57,13 @@ def data_type_of(dtype: np.dtype | str) -> int:
     Raises:
         ValueError: The dtype has no wire type (e.g. object or complex).
     """
-    name = np.dtype(dtype).name
-    try:
-        return DATA_TYPES_BY_NAME[name]
-    except KeyError:
+    dtype = np.dtype(dtype)
+    code = _DATA_TYPES_BY_DTYPE.get(dtype.newbyteorder("<") if dtype.byteorder == ">" else dtype)
+    if code is None:
         raise ValueError(
-            f"dtype {name!r} cannot be sent; use one of {sorted(DATA_TYPES_BY_NAME)}"
-        ) from None
+            f"dtype {dtype.name!r} cannot be sent; use one of {sorted(DATA_TYPES_BY_NAME)}"
+        )
+    return code
 
 
 def to_tensor(array: np.ndarray | Sequence) -> tensor_pb2.Tensor:
@@ -84,7 +88,7 @@ def from_tensor(tensor: tensor_pb2.Tensor) -> np.ndarray:
     shape = tuple(tensor.shape)
     if any(d < 0 for d in shape):
         raise TensorError("SHAPE_INVALID", f"negative dimension in shape {list(shape)}")
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize
     if len(tensor.content) != expected:
         raise TensorError(
             "CONTENT_SIZE_MISMATCH",
