@@ -119,3 +119,47 @@ def test_the_contract_check_catches_a_wrong_output_dtype(fake_plugin):
     )
     with pytest.raises(AssertionError, match="'doubled' is float32, declared float16"):
         check_model(lying)
+
+
+def test_readme_generate_snippet_streams_64_samples(server, client):
+    if not any(m.name == "digits-gan" for m in client.list_models()):
+        pytest.skip("digits-gan is not installed")
+    readme = (ROOT / "README.md").read_text()
+    code = re.search(r"<!-- generate -->\n```python\n(.*?)```", readme, re.S).group(1)
+    code = code.replace("localhost:50051", server.address)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{i} (16, 28, 28, 1) {16 * (i + 1)}/64" for i in range(4)
+    ]
+
+
+def test_kiln_generate_and_predict_commands(server, client, tmp_path):
+    if not any(m.name == "digits-gan" for m in client.list_models()):
+        pytest.skip("digits-gan is not installed")
+    grid = tmp_path / "grid.png"
+    common = ["--address", server.address]
+    generate = subprocess.run(
+        [sys.executable, "-m", "kiln.server.cli", "generate", "digits-gan", "--count", "16",
+         "--seed", "7", "--out", str(grid), *common],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert generate.returncode == 0, generate.stderr
+    assert "wrote 16 samples as a 4x4 grid" in generate.stdout
+    from PIL import Image
+
+    assert Image.open(grid).size == (4 * 28, 4 * 28)
+    digit = tmp_path / "digit.png"
+    from kiln_classifier.data import load_split
+
+    split = load_split()
+    Image.fromarray((split.x_test[0, :, :, 0] * 255).astype("uint8")).save(digit)
+    predict = subprocess.run(
+        [sys.executable, "-m", "kiln.server.cli", "predict", "digits", "--image", str(digit),
+         *common],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert predict.returncode == 0, predict.stderr
+    assert predict.stdout.splitlines()[0] == f"label {split.y_test[0]}"
