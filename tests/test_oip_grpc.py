@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kiln.client.errors import from_rpc_error
 from kiln.oip.v2 import grpc_service_pb2 as pb
 from kiln.oip.v2 import grpc_service_pb2_grpc as pb_grpc
-from kiln.server.grpc.kiln_v1 import STREAM_WINDOW
+from kiln.server.grpc.streams import STREAM_WINDOW
 from kiln.server.oip_codecs import DATATYPES
 
 SERVICE = "inference.GRPCInferenceService"

@@ -13,6 +13,7 @@ from kiln.server.codecs import decode_inputs, encode_outputs
 from kiln.server.engine import Engine
 from kiln.server.errors import KilnError
 from kiln.server.grpc.status import to_stream_error, translate_errors
+from kiln.server.grpc.streams import answer_each
 from kiln.server.plugin import TensorSpec
 from kiln.server.registry import ModelEntry, ModelState
 from kiln.v1 import (
@@ -32,11 +33,6 @@ from kiln.v1 import (
 )
 
 log = logging.getLogger(__name__)
-
-#: Requests of one StreamPredict stream that may be in flight (read but not yet answered).
-#: Past it the server stops reading, so a client that does not read its responses is
-#: pushed back on through HTTP/2 flow control instead of filling server memory.
-STREAM_WINDOW = 64
 
 _STATES = {
     ModelState.LOADING: model_pb2.MODEL_STATE_LOADING,
@@ -126,12 +122,9 @@ class InferenceServicer(inference_grpc.InferenceServiceServicer):
 
     @translate_errors
     async def StreamPredict(self, request_iterator, context):
-        answers: asyncio.Queue = asyncio.Queue()
-        window = asyncio.Semaphore(STREAM_WINDOW)
-        finished = object()
         deadline = deadline_of(context)
 
-        async def answer(item: inference_pb2.StreamPredictRequest) -> None:
+        async def answer(item: inference_pb2.StreamPredictRequest):
             response = inference_pb2.StreamPredictResponse(request_id=item.request_id)
             try:
                 response.response.CopyFrom(await self._predict(item.request, deadline))
@@ -139,33 +132,10 @@ class InferenceServicer(inference_grpc.InferenceServiceServicer):
                 if not isinstance(err, KilnError):
                     log.exception("StreamPredict item %r failed unexpectedly", item.request_id)
                 response.error.CopyFrom(to_stream_error(err))
-            await answers.put(response)
+            return response
 
-        async def read() -> None:
-            pending: set[asyncio.Task] = set()
-            try:
-                async for item in request_iterator:
-                    await window.acquire()
-                    task = asyncio.create_task(answer(item))
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
-                await asyncio.gather(*pending)
-                await answers.put(finished)
-            except BaseException as err:  # surface reader failures to the writer
-                for task in pending:
-                    task.cancel()
-                await answers.put(err)
-                raise
-
-        reader = asyncio.create_task(read())
-        try:
-            while (response := await answers.get()) is not finished:
-                if isinstance(response, BaseException):
-                    raise response
-                yield response
-                window.release()
-        finally:
-            reader.cancel()
+        async for response in answer_each(request_iterator, answer):
+            yield response
 
     @translate_errors
     async def Generate(self, request, context) -> AsyncIterator[inference_pb2.GenerateResponse]:

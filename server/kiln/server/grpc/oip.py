@@ -49,8 +49,9 @@ from kiln.server.errors import (
     ModelNotFound,
     ModelNotReady,
 )
-from kiln.server.grpc.kiln_v1 import STREAM_WINDOW, deadline_of
+from kiln.server.grpc.kiln_v1 import deadline_of
 from kiln.server.grpc.status import INTERNAL_MESSAGE, status_code, translate_errors
+from kiln.server.grpc.streams import answer_each
 from kiln.server.oip_codecs import (
     DATATYPES,
     RequestOptions,
@@ -384,45 +385,19 @@ class OpenInferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @translate_errors
     async def ModelStreamInfer(self, request_iterator, context):
-        answers: asyncio.Queue = asyncio.Queue()
-        window = asyncio.Semaphore(STREAM_WINDOW)
-        finished = object()
         deadline = deadline_of(context)
 
-        async def answer(request: pb.ModelInferRequest) -> None:
+        async def answer(request: pb.ModelInferRequest) -> pb.ModelStreamInferResponse:
             response = pb.ModelStreamInferResponse()
             try:
                 response.infer_response.CopyFrom(await self._infer(request, deadline))
                 response.infer_response.parameters["triton_final_response"].bool_param = True
             except Exception as err:
                 response.error_message = self._stream_error(request, err, response)
-            await answers.put(response)
+            return response
 
-        async def read() -> None:
-            pending: set[asyncio.Task] = set()
-            try:
-                async for request in request_iterator:
-                    await window.acquire()
-                    task = asyncio.create_task(answer(request))
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
-                await asyncio.gather(*pending)
-                await answers.put(finished)
-            except BaseException as err:  # surface reader failures to the writer
-                for task in pending:
-                    task.cancel()
-                await answers.put(err)
-                raise
-
-        reader = asyncio.create_task(read())
-        try:
-            while (response := await answers.get()) is not finished:
-                if isinstance(response, BaseException):
-                    raise response
-                yield response
-                window.release()
-        finally:
-            reader.cancel()
+        async for response in answer_each(request_iterator, answer):
+            yield response
 
     @staticmethod
     def _stream_error(
