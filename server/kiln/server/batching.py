@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kiln.client.tensors import DATA_TYPES_BY_NAME, DTYPES
+from kiln.client.tensors import DTYPES_BY_NAME
 from kiln.server.errors import DeadlineExpired, ModelFailed, ModelNotReady, Overloaded
 from kiln.server.plugin import Model, ModelSpec
 from kiln.server.stats import InferenceStats
@@ -34,13 +34,9 @@ def bucket_for(buckets: tuple[int, ...], size: int) -> int:
 def zero_batch(spec: ModelSpec, size: int) -> dict[str, np.ndarray]:
     """A batch of zeros matching the input signature (free dims taken as 1)."""
     return {
-        t.name: np.zeros((size, *(max(d, 1) for d in t.shape[1:])), dtype=_dtype(t.dtype))
+        t.name: np.zeros((size, *(max(d, 1) for d in t.shape[1:])), dtype=DTYPES_BY_NAME[t.dtype])
         for t in spec.inputs
     }
-
-
-def _dtype(name: str) -> np.dtype:
-    return DTYPES[DATA_TYPES_BY_NAME[name]]
 
 
 @dataclass

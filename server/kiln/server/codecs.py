@@ -16,6 +16,14 @@ from kiln.v1 import tensor_pb2
 __all__ = ["DATA_TYPES_BY_NAME", "decode_inputs", "encode_outputs"]
 
 
+#: Which part of a tensor each decoding failure is about.
+_FIELD_AT_FAULT = {
+    "DTYPE_INVALID": "dtype",
+    "SHAPE_INVALID": "shape",
+    "CONTENT_SIZE_MISMATCH": "content",
+}
+
+
 def decode_inputs(tensors: Mapping[str, tensor_pb2.Tensor]) -> dict[str, np.ndarray]:
     """Decode request tensors into read-only numpy views of the request's bytes."""
     arrays = {}
@@ -23,13 +31,10 @@ def decode_inputs(tensors: Mapping[str, tensor_pb2.Tensor]) -> dict[str, np.ndar
         try:
             arrays[name] = from_tensor(tensor)
         except TensorError as err:
-            part = "dtype" if err.reason == "DTYPE_INVALID" else "content"
-            if err.reason == "SHAPE_INVALID":
-                part = "shape"
             raise InvalidInput(
                 f"input {name!r}: {err}",
                 reason=f"INPUT_{err.reason}",
-                field=f"inputs[{name}].{part}",
+                field=f"inputs[{name}].{_FIELD_AT_FAULT[err.reason]}",
             ) from None
     return arrays
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.server import jax_runtime
+from kiln.server.artifacts import versions_in
 from kiln.server.batching import DynamicBatcher, zero_batch
 from kiln.server.discovery import Catalog, PluginRecord
 from kiln.server.errors import InvalidInput, ModelNotFound, ModelNotReady
@@ -190,10 +191,7 @@ class ModelRegistry:
         repo = self._settings.model_repository
         model_dir = repo / spec.name if repo else None
         if model_dir and model_dir.is_dir():
-            labels = sorted(
-                (int(p.name) for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()),
-                reverse=True,
-            )[: self._settings.version_policy_latest]
+            labels = versions_in(model_dir)[::-1][: self._settings.version_policy_latest]
             return [ModelVersion(spec.name, str(v), model_dir / str(v)) for v in labels]
         if spec.default_artifact is not None:
             label = spec.default_artifact.name if spec.default_artifact.name.isdigit() else "1"

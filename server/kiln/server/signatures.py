@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from kiln.client.tensors import DATA_TYPES_BY_NAME, DTYPES
+from kiln.client.tensors import DTYPES_BY_NAME
 from kiln.server.errors import InvalidInput
 from kiln.server.plugin import ModelSpec, TensorSpec
 
@@ -74,7 +74,7 @@ def validate_output_filter(spec: ModelSpec, names: Iterable[str]) -> list[str]:
 
 
 def _check_tensor(model: str, spec: TensorSpec, array: np.ndarray) -> int:
-    if array.dtype != DTYPES[DATA_TYPES_BY_NAME[spec.dtype]]:
+    if array.dtype != DTYPES_BY_NAME[spec.dtype]:
         raise InvalidInput(
             f"input {spec.name!r} of model {model!r} must be {spec.dtype}, got {array.dtype.name}",
             reason="INPUT_DTYPE_MISMATCH",

@@ -32,6 +32,9 @@ DTYPES: dict[int, np.dtype] = {
     _D.DATA_TYPE_FLOAT64: np.dtype("<f8"),
 }
 
+#: numpy dtype name ("float32", "bfloat16", ...) -> the wire's numpy dtype.
+DTYPES_BY_NAME: dict[str, np.dtype] = {dtype.name: dtype for dtype in DTYPES.values()}
+
 #: numpy dtype name ("float32", "bfloat16", ...) -> wire data type.
 DATA_TYPES_BY_NAME: dict[str, int] = {dtype.name: code for code, dtype in DTYPES.items()}
 
