@@ -203,8 +203,17 @@ def scale_model_class():
 
 @pytest.fixture
 def fake_server(fake_plugin):
-    """A real server on port 0 serving only the fake plugin's models."""
-    settings = KilnSettings(max_message_bytes=64 * 1024, max_generate_count=1000, max_chunk_size=50)
+    """A real server on port 0 serving only the fake plugin's models.
+
+    The fake "scale" model answers in microseconds, so with the default delay of 0 requests
+    would rarely meet in the queue; a 5 ms delay makes the batching tests deterministic.
+    """
+    settings = KilnSettings(
+        max_message_bytes=64 * 1024,
+        max_generate_count=1000,
+        max_chunk_size=50,
+        model_batching={"scale": BatchingSettings(max_queue_delay_us=5000)},
+    )
     with running_server(settings, plugins=[("fake", fake_plugin)], entry_points=False) as handle:
         yield handle
 
