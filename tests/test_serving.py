@@ -22,6 +22,7 @@ from kiln.server.grpc.server import start_server
 from kiln.server.plugin import ModelSpec, TensorSpec
 from kiln.server.settings import BatchingSettings, KilnSettings
 from kiln.server.stats import InferenceStats
+from kiln.server.worker import ModelWorker
 
 
 def free_port() -> int:
@@ -118,16 +119,16 @@ class SlowModel:
         return {"y": inputs["x"] + 1}
 
 
-def batcher(model, executor, **overrides) -> DynamicBatcher:
+def batcher(model, worker, **overrides) -> DynamicBatcher:
     options = dict(buckets=(1, 2), max_batch_size=2, max_queue_delay_s=0.0, max_queue_size=2)
     options.update(overrides)
-    return DynamicBatcher(model, SPEC, executor=executor, stats=InferenceStats(), **options)
+    return DynamicBatcher(model, SPEC, worker=worker, stats=InferenceStats(), **options)
 
 
 async def test_full_queue_is_refused_with_a_retry_hint():
     model = SlowModel()
-    with concurrent.futures.ThreadPoolExecutor(1) as executor:
-        b = batcher(model, executor, max_queue_size=1)
+    with ModelWorker("test") as worker:
+        b = batcher(model, worker, max_queue_size=1)
         b.start()
         one = np.ones((2, 1), np.float32)
         first = asyncio.create_task(b.submit({"x": one}, 2))
@@ -143,8 +144,8 @@ async def test_full_queue_is_refused_with_a_retry_hint():
 
 async def test_expired_requests_are_dropped_before_compute():
     model = SlowModel()
-    with concurrent.futures.ThreadPoolExecutor(1) as executor:
-        b = batcher(model, executor)
+    with ModelWorker("test") as worker:
+        b = batcher(model, worker)
         b.start()
         loop = asyncio.get_running_loop()
         one = np.ones((2, 1), np.float32)

@@ -1,7 +1,9 @@
 """Dynamic batching: queued requests for one model run together, padded to a compiled bucket.
 
-The event loop only queues and resolves futures; assembling the batch, the model call and
-slicing the results happen on the model's own worker thread (JAX releases the GIL).
+The event loop only queues requests and resolves their futures. The model's worker thread
+(`kiln.server.worker.ModelWorker`) takes each batch itself as soon as it is free, assembles
+and pads it, calls the model (JAX releases the GIL), slices the results and hands the whole
+batch back to the event loop in one callback.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from kiln.client.tensors import DTYPES_BY_NAME
-from kiln.server.errors import DeadlineExpired, ModelFailed, ModelNotReady, Overloaded
+from kiln.server.errors import DeadlineExpired, KilnError, ModelFailed, ModelNotReady, Overloaded
 from kiln.server.plugin import Model, ModelSpec
 from kiln.server.stats import InferenceStats
+from kiln.server.worker import ModelWorker
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,18 @@ class _Pending:
     enqueued_ns: int = field(default_factory=time.perf_counter_ns)
 
 
+@dataclass
+class _Batch:
+    """What the worker took from the queue in one go."""
+
+    items: list[_Pending]
+    expired: list[_Pending]
+    abandoned: int
+    started_ns: int = 0
+    results: list[dict[str, np.ndarray]] = field(default_factory=list)
+    error: KilnError | None = None
+
+
 class DynamicBatcher:
     """Queues Predict requests for one model version and runs them in padded batches.
 
@@ -58,9 +72,9 @@ class DynamicBatcher:
         max_batch_size: Most items in one model call.
         max_queue_delay_s: How long the oldest request may wait for company.
         max_queue_size: Waiting requests beyond this are refused (RESOURCE_EXHAUSTED).
-        executor: The model's single worker thread.
+        worker: The model's worker thread; it takes the batches.
         stats: Counters to update.
-        on_batch: Called with each executed batch size (tests and metrics).
+        on_batch: Called on the worker thread with each executed bucket (tests and metrics).
     """
 
     def __init__(
@@ -72,7 +86,7 @@ class DynamicBatcher:
         max_batch_size: int,
         max_queue_delay_s: float,
         max_queue_size: int,
-        executor: Executor,
+        worker: ModelWorker,
         stats: InferenceStats,
         on_batch: Callable[[int], None] | None = None,
     ) -> None:
@@ -80,21 +94,23 @@ class DynamicBatcher:
         self._spec = spec
         self._buckets = buckets
         self._max_batch = max_batch_size
-        self._delay = max_queue_delay_s
+        self._delay_ns = int(max_queue_delay_s * 1e9)
         self._max_queue = max_queue_size
-        self._executor = executor
+        self._worker = worker
         self._stats = stats
         self._on_batch = on_batch
         self._queue: deque[_Pending] = deque()
-        self._wakeup = asyncio.Event()
+        self._queued_items = 0  # sum of sizes in the queue; guarded by the worker's lock
+        self._outstanding = 0  # submitted, answer not yet delivered; event loop only
         self._closed = False
-        self._task: asyncio.Task | None = None
+        self._drained: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
-        """Start the batching loop on the running event loop."""
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"batcher-{self._spec.name}"
-        )
+        """Start taking batches; call on the event loop that will submit requests."""
+        self._loop = asyncio.get_running_loop()
+        self._drained = asyncio.Event()
+        self._worker.attach(self)
 
     @property
     def queue_depth(self) -> int:
@@ -107,88 +123,97 @@ class DynamicBatcher:
         """Queue one validated request of `size` items and wait for its outputs.
 
         Args:
-            deadline: Absolute `loop.time()` after which the request is dropped unrun.
+            deadline: Absolute `time.monotonic()` (the event loop's clock) after which the
+                request is dropped unrun.
         """
-        if self._closed:
+        if self._closed or self._loop is None:
             raise ModelNotReady(f"model {self._spec.name!r} is unloading; retry shortly")
         if len(self._queue) >= self._max_queue:
             raise Overloaded(
                 f"model {self._spec.name!r} has {len(self._queue)} requests queued; retry later",
-                metadata={"retry_after_ms": str(max(1, int(self._delay * 1000) * 2))},
+                metadata={"retry_after_ms": str(max(1, self._delay_ns // 500_000))},
             )
-        future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(inputs, size, future, deadline))
-        self._wakeup.set()
+        future = self._loop.create_future()
+        condition = self._worker.condition
+        with condition:
+            self._queue.append(_Pending(inputs, size, future, deadline))
+            self._queued_items += size
+            condition.notify()
+        self._outstanding += 1
         return await future
 
     async def close(self) -> None:
-        """Finish queued work, then stop the loop."""
+        """Refuse new requests, finish the queued ones, then stop taking batches."""
         self._closed = True
-        self._wakeup.set()
-        if self._task:
-            await self._task
+        with self._worker.condition:
+            self._worker.condition.notify()  # stop waiting for company
+        if self._outstanding and self._drained is not None:
+            await self._drained.wait()
+        self._worker.attach(None)
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            if not self._queue:
-                if self._closed:
-                    return
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            await self._wait_for_company(loop)
-            batch = self._take_batch(loop)
-            if batch:
-                await self._execute(batch)
-
-    async def _wait_for_company(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Give the oldest request up to max_queue_delay to be joined by others."""
-        until = loop.time() + self._delay
-        while not self._closed and sum(p.size for p in self._queue) < self._max_batch:
-            remaining = until - loop.time()
-            if remaining <= 0:
-                return
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), remaining)
-
-    def _take_batch(self, loop: asyncio.AbstractEventLoop) -> list[_Pending]:
-        batch: list[_Pending] = []
+    def take(self) -> tuple[Callable[[], None] | None, float | None]:
+        """On the worker thread, its lock held: the next batch to run, or how long to wait."""
+        if not self._queue:
+            return None, None
+        if self._delay_ns and not self._closed and self._queued_items < self._max_batch:
+            wait_ns = self._queue[0].enqueued_ns + self._delay_ns - time.perf_counter_ns()
+            if wait_ns > 0:
+                return None, wait_ns / 1e9
+        batch = _Batch([], [], 0)
         total = 0
-        now = loop.time()
+        now = time.monotonic()
         while self._queue and total + self._queue[0].size <= self._max_batch:
             item = self._queue.popleft()
+            self._queued_items -= item.size
             if item.future.done():  # the caller went away
-                continue
-            if item.deadline is not None and item.deadline <= now:
+                batch.abandoned += 1
+            elif item.deadline is not None and item.deadline <= now:
+                batch.expired.append(item)
+            else:
+                batch.items.append(item)
+                total += item.size
+        return (lambda: self._execute(batch)), None
+
+    def _execute(self, batch: _Batch) -> None:
+        """On the worker thread: run the batch, then hand it to the event loop."""
+        batch.started_ns = time.perf_counter_ns()
+        if batch.items:
+            try:
+                batch.results = self._run_batch(batch.items)
+            except Exception:
+                log.exception(
+                    "model %r failed on a batch of %d requests", self._spec.name, len(batch.items)
+                )
+                batch.error = ModelFailed(f"model {self._spec.name!r} failed; see the server log")
+        assert self._loop is not None
+        # A closed event loop (server shut down) has nobody left to answer.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._deliver, batch)
+
+    def _deliver(self, batch: _Batch) -> None:
+        """On the event loop: resolve the batch's futures."""
+        for item in batch.expired:
+            if not item.future.done():
                 item.future.set_exception(
                     DeadlineExpired("the request's deadline passed while it was queued")
                 )
-                continue
-            batch.append(item)
-            total += item.size
-        return batch
-
-    async def _execute(self, batch: list[_Pending]) -> None:
-        loop = asyncio.get_running_loop()
-        started = time.perf_counter_ns()
-        try:
-            outputs = await loop.run_in_executor(self._executor, self._run_batch, batch)
-        except Exception:
-            log.exception("model %r failed on a batch of %d requests", self._spec.name, len(batch))
-            failure = ModelFailed(f"model {self._spec.name!r} failed; see the server log")
-            for item in batch:
-                self._stats.record_request(False, time.perf_counter_ns() - item.enqueued_ns)
+        now = time.perf_counter_ns()
+        self._stats.record_requests(
+            batch.error is None,
+            [now - item.enqueued_ns for item in batch.items],
+            [batch.started_ns - item.enqueued_ns for item in batch.items],
+        )
+        if batch.error is not None:
+            for item in batch.items:
                 if not item.future.done():
-                    item.future.set_exception(failure)
-            return
-        for item, result in zip(batch, outputs, strict=True):
-            self._stats.record_request(
-                True, time.perf_counter_ns() - item.enqueued_ns, started - item.enqueued_ns
-            )
-            if not item.future.done():
-                item.future.set_result(result)
+                    item.future.set_exception(batch.error)
+        else:
+            for item, result in zip(batch.items, batch.results, strict=True):
+                if not item.future.done():
+                    item.future.set_result(result)
+        self._outstanding -= len(batch.items) + len(batch.expired) + batch.abandoned
+        if self._closed and not self._outstanding and self._drained is not None:
+            self._drained.set()
 
     def _run_batch(self, batch: list[_Pending]) -> list[dict[str, np.ndarray]]:
         """On the worker thread: assemble, pad, predict, slice."""
@@ -208,12 +233,12 @@ class DynamicBatcher:
         t1 = time.perf_counter_ns()
         outputs = self._model.predict(padded)
         t2 = time.perf_counter_ns()
+        arrays = {name: np.asarray(value) for name, value in outputs.items()}
         results, offset = [], 0
         for item in batch:
-            results.append(
-                {k: np.asarray(v)[offset : offset + item.size] for k, v in outputs.items()}
-            )
-            offset += item.size
+            end = offset + item.size
+            results.append({name: array[offset:end] for name, array in arrays.items()})
+            offset = end
         t3 = time.perf_counter_ns()
         self._stats.record_batch(total, t1 - t0, t2 - t1, t3 - t2)
         if self._on_batch:

@@ -60,11 +60,12 @@ def _model(catalog: Catalog, name: str) -> DiscoveredModel:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from kiln.server.grpc.server import serve_forever
+    from kiln.server.grpc.server import new_event_loop, serve_forever
 
     settings = _settings(args)
     _configure_logging(settings.log_level)
-    asyncio.run(serve_forever(settings))
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(settings)) as runner:
+        runner.run(serve_forever(settings))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The server's one JAX helper: counts XLA compilations and enables the persistent cache.
+"""The server's one JAX helper: counts compilations, sets dispatch, enables the compile cache.
 
 Everything else in the server is framework-free. This module imports JAX lazily and does
 nothing when JAX is not installed (a server with only non-JAX plugins).
@@ -36,6 +36,21 @@ def install_compile_counter() -> None:
 
     jax.monitoring.register_event_duration_secs_listener(on_duration)
     _installed = True
+
+
+def dispatch_synchronously() -> None:
+    """Run CPU computations on the calling thread instead of handing them to another.
+
+    Every model calls JAX from its own worker thread and then waits for the result, so
+    JAX's asynchronous CPU dispatch only adds a thread hand-off per call: a batch-1
+    ``digits`` call costs 206 us of CPU with it and 118 us without. Takes effect when the
+    CPU backend starts, so call it before any model loads (a no-op without JAX).
+    """
+    if not available():
+        return
+    import jax
+
+    jax.config.update("jax_cpu_enable_async_dispatch", False)
 
 
 def compile_count() -> int:

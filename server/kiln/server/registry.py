@@ -12,7 +12,6 @@ import enum
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from kiln.server.errors import InvalidInput, ModelNotFound, ModelNotReady
 from kiln.server.plugin import GenerationRequest, LoadContext, Model, ModelSpec
 from kiln.server.settings import BatchingSettings, KilnSettings
 from kiln.server.stats import InferenceStats
+from kiln.server.worker import ModelWorker
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class ModelVersion:
     reason: str = ""
     model: Model | None = None
     batcher: DynamicBatcher | None = None
-    executor: ThreadPoolExecutor | None = None
+    executor: ModelWorker | None = None
     stats: InferenceStats = field(default_factory=InferenceStats)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -201,7 +201,7 @@ class ModelRegistry:
     async def _load_version(self, entry: ModelEntry, version: ModelVersion) -> None:
         spec = entry.spec
         version.state, version.reason = ModelState.LOADING, ""
-        version.executor = ThreadPoolExecutor(1, thread_name_prefix=f"kiln-{spec.name}")
+        version.executor = ModelWorker(f"kiln-{spec.name}-{version.version}")
         started = time.perf_counter()
         compiles_before = jax_runtime.compile_count()
         try:
@@ -226,7 +226,7 @@ class ModelRegistry:
             max_batch_size=entry.max_batch_size,
             max_queue_delay_s=entry.batching.max_queue_delay_us / 1e6,
             max_queue_size=entry.batching.max_queue_size,
-            executor=version.executor,
+            worker=version.executor,
             stats=version.stats,
         )
         version.batcher.start()

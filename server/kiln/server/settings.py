@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,11 @@ class KilnSettings(BaseSettings):
     )
     grace_period_s: float = Field(
         default=10.0, ge=0, description="On SIGTERM, how long in-flight calls may finish."
+    )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop",
+        description="Event loop to serve on: uvloop (faster; falls back to asyncio where it "
+        "is not installed) or the standard library's.",
     )
     compile_cache_dir: Path | None = Field(
         default=None, description="JAX persistent compilation cache directory (optional)."

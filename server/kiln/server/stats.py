@@ -58,10 +58,12 @@ class InferenceStats:
             per_size.compute_infer.add(infer_ns)
             per_size.compute_output.add(output_ns)
 
-    def record_request(self, ok: bool, total_ns: int, queue_ns: int = 0) -> None:
-        """Record one finished request, successful or not."""
+    def record_requests(self, ok: bool, total_ns: list[int], queue_ns: list[int]) -> None:
+        """Record finished requests (one batch's), all successful or all failed."""
+        if not total_ns:
+            return
         with self._lock:
-            (self.success if ok else self.fail).add(total_ns)
+            (self.success if ok else self.fail).add(sum(total_ns), len(total_ns))
             if ok:
-                self.queue.add(queue_ns)
+                self.queue.add(sum(queue_ns), len(queue_ns))
             self.last_inference_ms = time.time_ns() // 1_000_000

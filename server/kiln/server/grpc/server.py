@@ -45,6 +45,22 @@ def server_options(settings: KilnSettings) -> list[tuple[str, int]]:
     ]
 
 
+def new_event_loop(settings: KilnSettings) -> asyncio.AbstractEventLoop:
+    """A fresh event loop of the kind `settings.event_loop` asks for.
+
+    uvloop halves what the event loop itself costs per call; it is not available on
+    Windows, where the standard loop is used instead.
+    """
+    if settings.event_loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("uvloop is not installed; serving on the asyncio event loop")
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 def _credentials(settings: KilnSettings) -> grpc.ServerCredentials | None:
     if settings.tls_cert is None or settings.tls_key is None:
         return None
@@ -104,6 +120,7 @@ async def start_server(settings: KilnSettings, catalog: Catalog | None = None) -
     Health reports NOT_SERVING until loading has finished (every bucket compiled).
     """
     jax_runtime.install_compile_counter()
+    jax_runtime.dispatch_synchronously()
     if settings.compile_cache_dir is not None:
         jax_runtime.enable_compilation_cache(settings.compile_cache_dir)
     catalog = catalog or discover(block=settings.block_plugins)
@@ -149,6 +166,7 @@ async def serve_forever(settings: KilnSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     kiln = await start_server(settings)
+    log.info("event loop: %s", type(loop).__module__.split(".")[0])
     await stop.wait()
     log.info("shutting down: draining in-flight calls for up to %.0fs", settings.grace_period_s)
     await kiln.stop()

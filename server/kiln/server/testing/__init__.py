@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from kiln.server.discovery import discover
-from kiln.server.grpc.server import KilnServer, start_server
+from kiln.server.grpc.server import KilnServer, new_event_loop, start_server
 from kiln.server.settings import KilnSettings
 from kiln.server.testing.contract import check_model
 
@@ -67,7 +67,7 @@ def running_server(
         catalog = discover(block=[*settings.block_plugins, *block], extra_plugins=plugins)
     else:
         catalog = discover(block=_all_entry_point_names(), extra_plugins=plugins)
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop(settings)
     thread = threading.Thread(target=loop.run_forever, name="kiln-test-server", daemon=True)
     thread.start()
     server = asyncio.run_coroutine_threadsafe(start_server(settings, catalog), loop).result()
