@@ -175,3 +175,95 @@ def test_queue_full_reaches_the_client_as_resource_exhausted(fake_plugin):
         refused = [e for e in errors if isinstance(e, ResourceExhaustedError)]
         assert refused and all(e.reason == "QUEUE_FULL" for e in refused)
         assert any(e is None for e in errors)  # the queued one was served
+
+
+class RecordingModel:
+    """Answers at once; records each batch's size, the calling thread and any overlap."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        self.seconds = seconds
+        self.sizes: list[int] = []
+        self.threads: set[str] = set()
+        self.active = 0
+        self.overlapped = False
+
+    def predict(self, inputs):
+        self.active += 1
+        self.overlapped |= self.active > 1
+        self.threads.add(threading.current_thread().name)
+        self.sizes.append(len(inputs["x"]))
+        time.sleep(self.seconds)
+        self.active -= 1
+        return {"y": inputs["x"] + 1}
+
+
+async def test_a_lone_client_never_waits_for_company():
+    model = RecordingModel()
+    with ModelWorker("test") as worker:
+        b = batcher(model, worker, busy_queue_delay_s=0.5, max_queue_size=8)
+        b.start()
+        one = np.ones((1, 1), np.float32)
+        started = time.perf_counter()
+        for _ in range(5):
+            await b.submit({"x": one}, 1)
+        elapsed = time.perf_counter() - started
+        await b.close()
+    assert model.sizes == [1] * 5
+    assert elapsed < 0.4  # one 0.5 s wait would exceed it
+
+
+async def test_under_concurrent_load_a_batch_waits_for_company():
+    model = RecordingModel()
+    with ModelWorker("test") as worker:
+        b = batcher(model, worker, busy_queue_delay_s=0.5, max_queue_size=8)
+        b.start()
+        one = np.ones((1, 1), np.float32)
+        await asyncio.gather(b.submit({"x": one}, 1), b.submit({"x": one}, 1))
+        assert model.sizes == [2]  # both were queued before the worker looked
+        # The last batch held two requests: the next one waits for a second.
+        first = asyncio.create_task(b.submit({"x": one}, 1))
+        await asyncio.sleep(0.1)
+        assert model.sizes == [2]
+        await asyncio.gather(first, b.submit({"x": one}, 1))
+        await b.close()
+    assert model.sizes == [2, 2]
+
+
+async def test_jobs_and_batches_share_one_thread_without_overlap():
+    model = RecordingModel(seconds=0.002)
+    loop = asyncio.get_running_loop()
+    with ModelWorker("kiln-test-worker") as worker:
+        b = batcher(model, worker, max_queue_size=64)
+        b.start()
+        one = np.ones((1, 1), np.float32)
+
+        def job() -> str:
+            return model.predict({"x": one}) and threading.current_thread().name
+
+        jobs = [loop.run_in_executor(worker, job) for _ in range(10)]
+        finished = [b.submit({"x": one}, 1, finish=lambda out: threading.current_thread().name)]
+        finished += [b.submit({"x": one}, 1) for _ in range(20)]
+        names = await asyncio.gather(*jobs, finished[0])
+        results = await asyncio.gather(*finished[1:])
+        await b.close()
+    assert not model.overlapped
+    assert model.threads == {"kiln-test-worker"}
+    assert set(names) == {"kiln-test-worker"}  # jobs and `finish` ran on the worker too
+    assert all(np.array_equal(r["y"], one + 1) for r in results)
+
+
+def test_the_server_runs_on_uvloop_with_synchronous_jax_dispatch(fake_plugin):
+    import jax
+    import uvloop
+
+    from kiln.server.grpc.server import new_event_loop
+    from kiln.server.testing import running_server
+
+    with running_server(plugins=[("fake", fake_plugin)], entry_points=False) as handle:
+        assert isinstance(handle.loop, uvloop.Loop)
+    assert jax.config.read("jax_cpu_enable_async_dispatch") is False
+    loop = new_event_loop(KilnSettings(event_loop="asyncio"))
+    try:
+        assert not isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()

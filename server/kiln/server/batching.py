@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,7 @@ class _Pending:
     size: int
     future: asyncio.Future
     deadline: float | None
+    finish: Callable[[dict[str, np.ndarray]], Any]
     enqueued_ns: int = field(default_factory=time.perf_counter_ns)
 
 
@@ -58,7 +60,7 @@ class _Batch:
     expired: list[_Pending]
     abandoned: int
     started_ns: int = 0
-    results: list[dict[str, np.ndarray]] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)
     error: KilnError | None = None
 
 
@@ -70,7 +72,10 @@ class DynamicBatcher:
         spec: Its spec (signature and compiled buckets).
         buckets: Compiled batch sizes, ascending.
         max_batch_size: Most items in one model call.
-        max_queue_delay_s: How long the oldest request may wait for company.
+        max_queue_delay_s: How long the oldest request waits for company, always.
+        busy_queue_delay_s: Without a fixed delay: while the last batch held more than one
+            request, how long the oldest request may wait for the queue to hold as many
+            items as that batch did.
         max_queue_size: Waiting requests beyond this are refused (RESOURCE_EXHAUSTED).
         worker: The model's worker thread; it takes the batches.
         stats: Counters to update.
@@ -86,6 +91,7 @@ class DynamicBatcher:
         max_batch_size: int,
         max_queue_delay_s: float,
         max_queue_size: int,
+        busy_queue_delay_s: float = 0.0,
         worker: ModelWorker,
         stats: InferenceStats,
         on_batch: Callable[[int], None] | None = None,
@@ -95,6 +101,10 @@ class DynamicBatcher:
         self._buckets = buckets
         self._max_batch = max_batch_size
         self._delay_ns = int(max_queue_delay_s * 1e9)
+        self._busy_delay_ns = int(busy_queue_delay_s * 1e9)
+        # The last batch's request and item counts; guarded by the worker's lock.
+        self._last_requests = 0
+        self._last_items = 0
         self._max_queue = max_queue_size
         self._worker = worker
         self._stats = stats
@@ -118,13 +128,19 @@ class DynamicBatcher:
         return len(self._queue)
 
     async def submit(
-        self, inputs: Mapping[str, np.ndarray], size: int, deadline: float | None = None
-    ) -> dict[str, np.ndarray]:
-        """Queue one validated request of `size` items and wait for its outputs.
+        self,
+        inputs: Mapping[str, np.ndarray],
+        size: int,
+        deadline: float | None = None,
+        finish: Callable[[dict[str, np.ndarray]], Any] = dict,
+    ) -> Any:
+        """Queue one validated request of `size` items and wait for ``finish(outputs)``.
 
         Args:
             deadline: Absolute `time.monotonic()` (the event loop's clock) after which the
                 request is dropped unrun.
+            finish: Called on the worker thread with the request's slice of the outputs;
+                its result is what `submit` returns (the outputs themselves by default).
         """
         if self._closed or self._loop is None:
             raise ModelNotReady(f"model {self._spec.name!r} is unloading; retry shortly")
@@ -136,7 +152,7 @@ class DynamicBatcher:
         future = self._loop.create_future()
         condition = self._worker.condition
         with condition:
-            self._queue.append(_Pending(inputs, size, future, deadline))
+            self._queue.append(_Pending(inputs, size, future, deadline, finish))
             self._queued_items += size
             condition.notify()
         self._outstanding += 1
@@ -155,8 +171,9 @@ class DynamicBatcher:
         """On the worker thread, its lock held: the next batch to run, or how long to wait."""
         if not self._queue:
             return None, None
-        if self._delay_ns and not self._closed and self._queued_items < self._max_batch:
-            wait_ns = self._queue[0].enqueued_ns + self._delay_ns - time.perf_counter_ns()
+        delay_ns = self._company_delay_ns()
+        if delay_ns:
+            wait_ns = self._queue[0].enqueued_ns + delay_ns - time.perf_counter_ns()
             if wait_ns > 0:
                 return None, wait_ns / 1e9
         batch = _Batch([], [], 0)
@@ -172,7 +189,18 @@ class DynamicBatcher:
             else:
                 batch.items.append(item)
                 total += item.size
+        self._last_requests, self._last_items = len(batch.items), total
         return (lambda: self._execute(batch)), None
+
+    def _company_delay_ns(self) -> int:
+        """How long the oldest queued request should wait for company (worker's lock held)."""
+        if self._closed or self._queued_items >= self._max_batch:
+            return 0
+        if self._delay_ns:
+            return self._delay_ns
+        if self._last_requests > 1:
+            return self._busy_delay_ns
+        return 0
 
     def _execute(self, batch: _Batch) -> None:
         """On the worker thread: run the batch, then hand it to the event loop."""
@@ -215,8 +243,8 @@ class DynamicBatcher:
         if self._closed and not self._outstanding and self._drained is not None:
             self._drained.set()
 
-    def _run_batch(self, batch: list[_Pending]) -> list[dict[str, np.ndarray]]:
-        """On the worker thread: assemble, pad, predict, slice."""
+    def _run_batch(self, batch: list[_Pending]) -> list[Any]:
+        """On the worker thread: assemble, pad, predict, slice, finish each request."""
         t0 = time.perf_counter_ns()
         total = sum(item.size for item in batch)
         bucket = bucket_for(self._buckets, total)
@@ -237,7 +265,7 @@ class DynamicBatcher:
         results, offset = [], 0
         for item in batch:
             end = offset + item.size
-            results.append({name: array[offset:end] for name, array in arrays.items()})
+            results.append(item.finish({name: array[offset:end] for name, array in arrays.items()}))
             offset = end
         t3 = time.perf_counter_ns()
         self._stats.record_batch(total, t1 - t0, t2 - t1, t3 - t2)

@@ -104,6 +104,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(
                 f"    batching: buckets {list(buckets)}, max batch {max_batch}, "
                 f"max queue delay {batching.max_queue_delay_us} us, "
+                f"busy queue delay {batching.busy_queue_delay_us} us, "
                 f"max queue {batching.max_queue_size}, generative {spec.generative}"
             )
     return 0

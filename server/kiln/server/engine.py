@@ -6,8 +6,9 @@ Servicers turn wire messages into numpy arrays and back; everything between is h
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -16,6 +17,8 @@ from kiln.server.plugin import GenerationRequest
 from kiln.server.registry import ModelEntry, ModelRegistry, ModelVersion
 from kiln.server.settings import KilnSettings
 from kiln.server.signatures import validate_inputs, validate_output_filter
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -39,20 +42,27 @@ class Engine:
         model: str,
         version: str,
         inputs: Mapping[str, np.ndarray],
-        output_names: Sequence[str] = (),
-        deadline: float | None = None,
-    ) -> Prediction:
-        """Validate `inputs` against the model's signature, then run them batched.
+        output_names: Sequence[str],
+        deadline: float | None,
+        encode: Callable[[Prediction], R],
+    ) -> R:
+        """Validate `inputs` against the model's signature, run them batched, encode the result.
 
         Args:
             deadline: Absolute event-loop time after which queued work is dropped.
+            encode: Turns the prediction into the protocol's response. It runs on the
+                model's worker thread, right after the batch is sliced, so building the
+                response message costs the event loop nothing.
         """
         entry, chosen = self.registry.resolve(model, version)
         size = validate_inputs(entry.spec, inputs, entry.max_batch_size)
         wanted = validate_output_filter(entry.spec, output_names)
+
+        def finish(outputs: Mapping[str, np.ndarray]) -> R:
+            return encode(Prediction(entry, chosen, {name: outputs[name] for name in wanted}))
+
         assert chosen.batcher is not None  # READY versions always have one
-        outputs = await chosen.batcher.submit(inputs, size, deadline)
-        return Prediction(entry, chosen, {name: outputs[name] for name in wanted})
+        return await chosen.batcher.submit(inputs, size, deadline, finish)
 
     def check_generate(
         self, model: str, version: str, count: int, chunk_size: int

@@ -225,6 +225,7 @@ class ModelRegistry:
             buckets=entry.buckets,
             max_batch_size=entry.max_batch_size,
             max_queue_delay_s=entry.batching.max_queue_delay_us / 1e6,
+            busy_queue_delay_s=entry.batching.busy_queue_delay_us / 1e6,
             max_queue_size=entry.batching.max_queue_size,
             worker=version.executor,
             stats=version.stats,

@@ -15,15 +15,21 @@ class BatchingSettings(BaseModel):
     Attributes:
         max_batch_size: Largest batch assembled from queued requests (and the largest a
             single request may carry). ``None`` uses the plugin's value.
-        max_queue_delay_us: How long the first request of a batch may wait for others. The
-            default 0 still batches: requests that arrive while the model is busy run
-            together in its next call, so an idle model answers at once.
+        max_queue_delay_us: How long the first request of every batch waits for others
+            (a fixed window, as Triton's). The default 0 still batches: requests that arrive
+            while the model is busy run together in its next call.
+        busy_queue_delay_us: Used when `max_queue_delay_us` is 0. While the model is under
+            concurrent load (its last batch held more than one request), the first request
+            of a batch waits up to this long until as many items are queued as the last
+            batch carried. Bigger batches cost less per item; a lone client (batches of one
+            request) never waits. 0 turns it off.
         max_queue_size: Requests waiting beyond this are refused with RESOURCE_EXHAUSTED.
         batch_buckets: Batch sizes to compile; ``None`` uses the plugin's measured buckets.
     """
 
     max_batch_size: int | None = Field(default=None, ge=1)
     max_queue_delay_us: int = Field(default=0, ge=0)
+    busy_queue_delay_us: int = Field(default=2000, ge=0)
     max_queue_size: int = Field(default=1024, ge=1)
     batch_buckets: tuple[int, ...] | None = None
 

@@ -10,7 +10,7 @@ import grpc
 
 from kiln.client.tensors import DATA_TYPES_BY_NAME, to_tensor
 from kiln.server.codecs import decode_inputs, encode_outputs
-from kiln.server.engine import Engine
+from kiln.server.engine import Engine, Prediction
 from kiln.server.errors import KilnError
 from kiln.server.grpc.status import to_stream_error, translate_errors
 from kiln.server.grpc.streams import answer_each
@@ -96,6 +96,15 @@ class ModelServicer(model_grpc.ModelServiceServicer):
         return model_pb2.GetModelResponse(model=model_message(self._registry.entry(request.name)))
 
 
+def _predict_response(prediction: Prediction) -> inference_pb2.PredictResponse:
+    """The wire answer to a Predict (built on the model's worker thread)."""
+    return inference_pb2.PredictResponse(
+        model=prediction.entry.spec.name,
+        version=prediction.version.version,
+        outputs=encode_outputs(prediction.outputs),
+    )
+
+
 class InferenceServicer(inference_grpc.InferenceServiceServicer):
     """`kiln.v1.InferenceService`."""
 
@@ -107,17 +116,13 @@ class InferenceServicer(inference_grpc.InferenceServiceServicer):
         return await self._predict(request, deadline_of(context))
 
     async def _predict(self, request, deadline: float | None) -> inference_pb2.PredictResponse:
-        prediction = await self._engine.predict(
+        return await self._engine.predict(
             request.model,
             request.version,
             decode_inputs(request.inputs),
             request.output_filter,
             deadline,
-        )
-        return inference_pb2.PredictResponse(
-            model=prediction.entry.spec.name,
-            version=prediction.version.version,
-            outputs=encode_outputs(prediction.outputs),
+            _predict_response,
         )
 
     @translate_errors

@@ -31,6 +31,7 @@ Behaviour worth knowing:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 
@@ -121,6 +122,20 @@ def _repository_parameters(parameters) -> None:
                 reason="LOAD_OVERRIDE_UNSUPPORTED",
                 field=f"parameters[{key}]",
             )
+
+
+def _infer_response(request_id: str, prediction: Prediction) -> pb.ModelInferResponse:
+    """The wire answer to a ModelInfer: raw output contents, the request's id echoed."""
+    response = pb.ModelInferResponse(
+        model_name=prediction.entry.spec.name,
+        model_version=prediction.version.version,
+        id=request_id,
+    )
+    for name, array in prediction.outputs.items():
+        datatype, shape, data = encode_raw(array)
+        response.outputs.add(name=name, datatype=datatype, shape=shape)
+        response.raw_output_contents.append(data)
+    return response
 
 
 class OpenInferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
@@ -321,34 +336,25 @@ class OpenInferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             limit = asyncio.get_running_loop().time() + options.timeout_s
             deadline = limit if deadline is None else min(deadline, limit)
         outputs = requested_outputs(request.outputs)
+        encode = functools.partial(_infer_response, request.id)
         if options.count is not None and not request.inputs:
-            prediction = await self._generate(request, options, outputs, deadline)
-        else:
-            if options.count is not None or "seed" in request.parameters:
-                raise InvalidInput(
-                    "parameters 'count' and 'seed' ask a generative model for samples and "
-                    "need a request without inputs; drop them or the inputs",
-                    reason="PARAMETER_CONFLICT",
-                    field="parameters",
-                )
-            check_datatypes(entry.spec, request.inputs)
-            prediction = await self._engine.predict(
-                request.model_name,
-                request.model_version,
-                decode_inputs(request.inputs, request.raw_input_contents),
-                outputs,
-                deadline,
+            return encode(await self._generate(request, options, outputs, deadline))
+        if options.count is not None or "seed" in request.parameters:
+            raise InvalidInput(
+                "parameters 'count' and 'seed' ask a generative model for samples and "
+                "need a request without inputs; drop them or the inputs",
+                reason="PARAMETER_CONFLICT",
+                field="parameters",
             )
-        response = pb.ModelInferResponse(
-            model_name=prediction.entry.spec.name,
-            model_version=prediction.version.version,
-            id=request.id,
+        check_datatypes(entry.spec, request.inputs)
+        return await self._engine.predict(
+            request.model_name,
+            request.model_version,
+            decode_inputs(request.inputs, request.raw_input_contents),
+            outputs,
+            deadline,
+            encode,
         )
-        for name, array in prediction.outputs.items():
-            datatype, shape, data = encode_raw(array)
-            response.outputs.add(name=name, datatype=datatype, shape=shape)
-            response.raw_output_contents.append(data)
-        return response
 
     async def _generate(
         self,
