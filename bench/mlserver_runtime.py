@@ -6,7 +6,8 @@ what a careful MLServer runtime author would: compile every batch bucket at load
 (possibly adaptively batched) request to the nearest bucket so nothing compiles on the
 request path, and encode with MLServer's own `NumpyCodec` (MLServer answers raw bytes when
 the request came raw). Model calls run directly in MLServer's event loop, as MLServer's own
-runtimes do.
+runtimes do. JAX's CPU dispatch is made synchronous here too, as in `kiln serve`, so both
+servers pay the same for a model call.
 
 model-settings.json ``parameters``: ``uri`` = the version directory of the weights;
 ``extra.buckets`` = batch sizes to compile.
@@ -17,12 +18,15 @@ from __future__ import annotations
 import bisect
 from pathlib import Path
 
+import jax
 import numpy as np
 from mlserver import MLModel
 from mlserver.codecs import NumpyCodec
 from mlserver.types import InferenceRequest, InferenceResponse
 
 from kiln.server.plugin import GenerationRequest, LoadContext
+
+jax.config.update("jax_cpu_enable_async_dispatch", False)
 
 #: Samples per chunk when generating all of a request's samples at once.
 GENERATE_CHUNK = 64

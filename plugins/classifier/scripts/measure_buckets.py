@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from kiln.server import jax_runtime
 from kiln.server.plugin import LoadContext
 from kiln_classifier.artifacts import default_artifact_dir
 from kiln_classifier.serving import DigitsClassifier
@@ -28,6 +29,8 @@ CANDIDATES = (
     (1, 4, 8, 16, 32, 64),
     (1, 8, 32, 64),
     (1, 16, 32, 48, 64),
+    (1, 2, 4, 8, 16, 32, 64),
+    (1, 2, 4, 8, 16, 24, 32, 64),
 )
 
 
@@ -44,6 +47,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     args = parser.parse_args()
 
+    jax_runtime.dispatch_synchronously()  # as `kiln serve` runs models
     sizes = range(1, args.max_batch + 1)
     model = DigitsClassifier(LoadContext(default_artifact_dir(), "1", tuple(sizes)))
     model.load()  # compiles every size

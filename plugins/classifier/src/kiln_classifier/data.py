@@ -13,6 +13,10 @@ import numpy as np
 
 #: Side of the model's square input image.
 IMAGE_SIZE = 28
+#: Each 8x8 pixel becomes a BLOCK x BLOCK square of the model input.
+BLOCK = 3
+#: Zero pixels around the upsampled 24x24 digit.
+BORDER = 2
 #: Number of classes (the digits 0-9).
 NUM_CLASSES = 10
 #: Share of the data held out for evaluation.
@@ -37,8 +41,8 @@ def to_model_input(images_8x8: np.ndarray) -> np.ndarray:
         images = images[None]
     if images.shape[1:] != (8, 8):
         raise ValueError(f"expected images of shape [N, 8, 8], got {images.shape}")
-    block = np.ones((3, 3))
-    out = np.stack([np.pad(np.kron(img / 16.0, block), 2) for img in images])
+    block = np.ones((BLOCK, BLOCK))
+    out = np.stack([np.pad(np.kron(img / 16.0, block), BORDER) for img in images])
     return out.astype(np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
 
 
