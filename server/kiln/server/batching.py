@@ -198,7 +198,7 @@ class DynamicBatcher:
             return 0
         if self._delay_ns:
             return self._delay_ns
-        if self._last_requests > 1:
+        if self._last_requests > 1 and self._queued_items < self._last_items:
             return self._busy_delay_ns
         return 0
 

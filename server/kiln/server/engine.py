@@ -49,7 +49,7 @@ class Engine:
         """Validate `inputs` against the model's signature, run them batched, encode the result.
 
         Args:
-            deadline: Absolute event-loop time after which queued work is dropped.
+            deadline: Absolute `time.monotonic()` after which queued work is dropped.
             encode: Turns the prediction into the protocol's response. It runs on the
                 model's worker thread, right after the batch is sliced, so building the
                 response message costs the event loop nothing.

@@ -14,6 +14,7 @@ one byte per element (0 or 1); BYTES elements are each prefixed by their length 
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Iterable, Mapping, Sequence
@@ -107,8 +108,11 @@ class InputTensor(Protocol):
         """True when the message field `name` is set."""
 
 
+@functools.lru_cache(maxsize=128)
 def datatype_of(dtype: np.dtype | str) -> str:
     """The OIP datatype string for a numpy dtype (or dtype name); bytes/str arrays are BYTES.
+
+    Cached: it runs for every tensor of every request, and numpy's ``dtype.name`` is slow.
 
     Raises:
         ValueError: The dtype has no OIP datatype (e.g. complex).

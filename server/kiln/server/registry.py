@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -69,12 +70,12 @@ class ModelEntry:
     batching: BatchingSettings
     versions: list[ModelVersion]
 
-    @property
+    @functools.cached_property
     def buckets(self) -> tuple[int, ...]:
         """Compiled batch sizes (settings override the plugin's)."""
         return tuple(sorted(set(self.batching.batch_buckets or self.spec.batch_buckets)))
 
-    @property
+    @functools.cached_property
     def max_batch_size(self) -> int:
         """Largest batch one request may carry."""
         return min(self.batching.max_batch_size or self.spec.max_batch_size, self.buckets[-1])

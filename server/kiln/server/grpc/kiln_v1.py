@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -44,9 +44,12 @@ _STATES = {
 
 
 def deadline_of(context: grpc.aio.ServicerContext) -> float | None:
-    """The call's deadline as an absolute event-loop time, or None."""
+    """The call's deadline as an absolute `time.monotonic()`, or None.
+
+    The model's worker thread compares it with `time.monotonic()` when it takes a batch.
+    """
     remaining = context.time_remaining()
-    return None if remaining is None else asyncio.get_running_loop().time() + remaining
+    return None if remaining is None else time.monotonic() + remaining
 
 
 def _signature(spec: TensorSpec) -> tensor_pb2.TensorSignature:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -333,7 +334,7 @@ class OpenInferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         entry = self._registry.entry(request.model_name)
         options = parse_parameters(request.parameters)
         if options.timeout_s is not None:
-            limit = asyncio.get_running_loop().time() + options.timeout_s
+            limit = time.monotonic() + options.timeout_s
             deadline = limit if deadline is None else min(deadline, limit)
         outputs = requested_outputs(request.outputs)
         encode = functools.partial(_infer_response, request.id)
