@@ -6,7 +6,7 @@ Servicers turn wire messages into numpy arrays and back; everything between is h
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -95,27 +95,44 @@ class Engine:
         return entry, chosen, min(chunk_size or self._settings.default_chunk_size, count, max_chunk)
 
     async def generate(
-        self, version: ModelVersion, count: int, seed: int, chunk_size: int
-    ) -> AsyncIterator[np.ndarray]:
-        """Yield chunks as the model produces them, computing the next while one is sent.
+        self,
+        version: ModelVersion,
+        count: int,
+        seed: int,
+        chunk_size: int,
+        encode: Callable[[np.ndarray], R] = np.asarray,
+    ) -> AsyncIterator[R]:
+        """Yield encoded chunks as the model produces them, computing the next while one is sent.
 
-        Chunks are computed on the model's worker thread, one ahead of the caller: a
-        caller that stops iterating (cancel, disconnect, deadline) leaves at most the one
-        chunk in progress to finish.
+        Chunks are computed, and turned into the protocol's message by `encode`, on the
+        model's worker thread, one ahead of the caller: a caller that stops iterating
+        (cancel, disconnect, deadline) leaves at most the one chunk in progress to finish.
         """
-        assert version.model is not None
+        model = version.model
+        assert model is not None
         request = GenerationRequest(count=count, seed=seed, chunk_size=chunk_size)
-        chunks = await version.run(version.model.generate, request)  # type: ignore[attr-defined]
         done = object()
-        pending = asyncio.ensure_future(version.run(next, chunks, done))
+        chunks: Iterator[np.ndarray] | None = None
+
+        def next_encoded() -> object:
+            nonlocal chunks
+            if chunks is None:  # the first job also starts the generation: one hop less
+                chunks = iter(model.generate(request))  # type: ignore[attr-defined]
+            chunk = next(chunks, done)
+            return done if chunk is done else encode(np.asarray(chunk))
+
+        def close() -> None:
+            if chunks is not None and hasattr(chunks, "close"):
+                chunks.close()
+
+        pending = asyncio.ensure_future(version.run(next_encoded))
         try:
-            while (chunk := await pending) is not done:
-                pending = asyncio.ensure_future(version.run(next, chunks, done))
-                yield np.asarray(chunk)
+            while (encoded := await pending) is not done:
+                pending = asyncio.ensure_future(version.run(next_encoded))
+                yield encoded
         finally:
             # Nobody awaits a prefetched chunk once the caller has gone; its outcome is moot.
             pending.add_done_callback(lambda f: f.cancelled() or f.exception())
-            close = getattr(chunks, "close", None)
-            if close is not None and version.executor is not None:
+            if version.executor is not None:
                 # Queued behind the chunk in progress, so it never races the generator.
                 version.executor.submit(close)

@@ -7,9 +7,10 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
+import numpy as np
 
-from kiln.client.tensors import DATA_TYPES_BY_NAME, to_tensor
-from kiln.server.codecs import decode_inputs, encode_outputs
+from kiln.client.tensors import DATA_TYPES_BY_NAME
+from kiln.server.codecs import decode_inputs, encode_outputs, fill_tensor
 from kiln.server.engine import Engine, Prediction
 from kiln.server.errors import KilnError
 from kiln.server.grpc.status import to_stream_error, translate_errors
@@ -152,18 +153,25 @@ class InferenceServicer(inference_grpc.InferenceServiceServicer):
         )
         encodings = set(request.encodings) - {inference_pb2.SAMPLE_ENCODING_UNSPECIFIED}
         encodings = encodings or {inference_pb2.SAMPLE_ENCODING_TENSOR}
+        model = version.model
+
+        def encode(samples: np.ndarray) -> inference_pb2.GenerateResponse:
+            # On the model's worker thread, right after the model produced the chunk.
+            response = inference_pb2.GenerateResponse(samples_done=len(samples))
+            if inference_pb2.SAMPLE_ENCODING_TENSOR in encodings:
+                fill_tensor(response.samples, samples)
+            if inference_pb2.SAMPLE_ENCODING_PNG in encodings:
+                response.png.extend(model.samples_to_png(samples))
+            return response
+
         done = 0
         index = 0
-        async for samples in self._engine.generate(
-            version, request.count, request.seed, chunk_size
+        async for response in self._engine.generate(
+            version, request.count, request.seed, chunk_size, encode
         ):
-            done += len(samples)
-            response = inference_pb2.GenerateResponse(
-                chunk_index=index, samples_done=done, samples_total=request.count
-            )
-            if inference_pb2.SAMPLE_ENCODING_TENSOR in encodings:
-                response.samples.CopyFrom(to_tensor(samples))
-            if inference_pb2.SAMPLE_ENCODING_PNG in encodings:
-                response.png.extend(await version.run(version.model.samples_to_png, samples))
+            done += response.samples_done
+            response.chunk_index = index
+            response.samples_done = done
+            response.samples_total = request.count
             index += 1
             yield response

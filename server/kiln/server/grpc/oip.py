@@ -377,8 +377,9 @@ class OpenInferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                     reason="OUTPUT_UNKNOWN",
                     field=f"outputs[{name}]",
                 )
+        timeout = None if deadline is None else deadline - time.monotonic()
         try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout(timeout):
                 chunks = [
                     chunk
                     async for chunk in self._engine.generate(
