@@ -137,8 +137,8 @@ class DynamicBatcher:
         """Queue one validated request of `size` items and wait for ``finish(outputs)``.
 
         Args:
-            deadline: Absolute `time.monotonic()` (the event loop's clock) after which the
-                request is dropped unrun.
+            deadline: Absolute `time.monotonic()` after which the request is dropped unrun
+                (the worker compares it when it takes the batch).
             finish: Called on the worker thread with the request's slice of the outputs;
                 its result is what `submit` returns (the outputs themselves by default).
         """
