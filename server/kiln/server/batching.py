@@ -79,7 +79,6 @@ class DynamicBatcher:
         max_queue_size: Waiting requests beyond this are refused (RESOURCE_EXHAUSTED).
         worker: The model's worker thread; it takes the batches.
         stats: Counters to update.
-        on_batch: Called on the worker thread with each executed bucket (tests and metrics).
     """
 
     def __init__(
@@ -94,7 +93,6 @@ class DynamicBatcher:
         busy_queue_delay_s: float = 0.0,
         worker: ModelWorker,
         stats: InferenceStats,
-        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         self._model = model
         self._spec = spec
@@ -108,7 +106,6 @@ class DynamicBatcher:
         self._max_queue = max_queue_size
         self._worker = worker
         self._stats = stats
-        self._on_batch = on_batch
         self._queue: deque[_Pending] = deque()
         self._queued_items = 0  # sum of sizes in the queue; guarded by the worker's lock
         self._outstanding = 0  # submitted, answer not yet delivered; event loop only
@@ -121,11 +118,6 @@ class DynamicBatcher:
         self._loop = asyncio.get_running_loop()
         self._drained = asyncio.Event()
         self._worker.attach(self)
-
-    @property
-    def queue_depth(self) -> int:
-        """Requests waiting for a batch."""
-        return len(self._queue)
 
     async def submit(
         self,
@@ -269,6 +261,4 @@ class DynamicBatcher:
             offset = end
         t3 = time.perf_counter_ns()
         self._stats.record_batch(total, t1 - t0, t2 - t1, t3 - t2)
-        if self._on_batch:
-            self._on_batch(bucket)
         return results

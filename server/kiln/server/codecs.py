@@ -11,9 +11,8 @@ import numpy as np
 
 from kiln.client.tensors import (
     DATA_TYPES_BY_NAME,
-    DTYPES,
     TensorError,
-    data_type_of,
+    fill_tensor,
     from_tensor,
     to_tensor,
 )
@@ -49,16 +48,3 @@ def decode_inputs(tensors: Mapping[str, tensor_pb2.Tensor]) -> dict[str, np.ndar
 def encode_outputs(arrays: Mapping[str, np.ndarray]) -> dict[str, tensor_pb2.Tensor]:
     """Encode model outputs as kiln.v1 tensors (one bytes copy per output)."""
     return {name: to_tensor(array) for name, array in arrays.items()}
-
-
-def fill_tensor(tensor: tensor_pb2.Tensor, array: np.ndarray) -> None:
-    """Write `array` into a tensor field of a message being built (one bytes copy).
-
-    For large outputs such as generated samples: assigning the field in place avoids
-    building a separate `Tensor` and copying it in.
-    """
-    code = data_type_of(array.dtype)
-    data = np.ascontiguousarray(array, dtype=DTYPES[code])
-    tensor.dtype = code
-    tensor.shape.extend(data.shape)
-    tensor.content = data.tobytes()

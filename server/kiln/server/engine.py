@@ -100,13 +100,14 @@ class Engine:
         count: int,
         seed: int,
         chunk_size: int,
-        encode: Callable[[np.ndarray], R] = np.asarray,
+        encode: Callable[[np.ndarray], R] = lambda samples: samples,
     ) -> AsyncIterator[R]:
         """Yield encoded chunks as the model produces them, computing the next while one is sent.
 
-        Chunks are computed, and turned into the protocol's message by `encode`, on the
-        model's worker thread, one ahead of the caller: a caller that stops iterating
-        (cancel, disconnect, deadline) leaves at most the one chunk in progress to finish.
+        Chunks are computed, and turned into the protocol's message by `encode` (by default
+        left as numpy arrays), on the model's worker thread, one ahead of the caller: a
+        caller that stops iterating (cancel, disconnect, deadline) leaves at most the one
+        chunk in progress to finish.
         """
         model = version.model
         assert model is not None

@@ -71,11 +71,23 @@ def data_type_of(dtype: np.dtype | str) -> int:
 
 def to_tensor(array: np.ndarray | Sequence) -> tensor_pb2.Tensor:
     """Encode an array as a `kiln.v1.Tensor` (row-major, little-endian bytes)."""
+    tensor = tensor_pb2.Tensor()
+    fill_tensor(tensor, array)
+    return tensor
+
+
+def fill_tensor(tensor: tensor_pb2.Tensor, array: np.ndarray | Sequence) -> None:
+    """Encode an array into an empty `kiln.v1.Tensor` field of a message being built.
+
+    Assigning the field in place saves building a separate `Tensor` and copying it in,
+    which matters for large arrays such as generated samples (one bytes copy in all).
+    """
     array = np.asarray(array)
     code = data_type_of(array.dtype)
-    wire = DTYPES[code]
-    data = np.ascontiguousarray(array, dtype=wire)
-    return tensor_pb2.Tensor(dtype=code, shape=data.shape, content=data.tobytes())
+    data = np.ascontiguousarray(array, dtype=DTYPES[code])
+    tensor.dtype = code
+    tensor.shape.extend(data.shape)
+    tensor.content = data.tobytes()
 
 
 def from_tensor(tensor: tensor_pb2.Tensor) -> np.ndarray:
