@@ -134,6 +134,6 @@ class Engine:
         finally:
             # Nobody awaits a prefetched chunk once the caller has gone; its outcome is moot.
             pending.add_done_callback(lambda f: f.cancelled() or f.exception())
-            if version.executor is not None:
+            if version.worker is not None:
                 # Queued behind the chunk in progress, so it never races the generator.
-                version.executor.submit(close)
+                version.worker.submit(close)

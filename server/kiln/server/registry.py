@@ -51,14 +51,14 @@ class ModelVersion:
     reason: str = ""
     model: Model | None = None
     batcher: DynamicBatcher | None = None
-    executor: ModelWorker | None = None
+    worker: ModelWorker | None = None
     stats: InferenceStats = field(default_factory=InferenceStats)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn(*args)` on this version's worker thread."""
-        if self.executor is None:
+        if self.worker is None:
             raise ModelNotReady(f"model {self.model_name!r} version {self.version} is not loaded")
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self.worker, fn, *args)
 
 
 @dataclass
@@ -202,7 +202,7 @@ class ModelRegistry:
     async def _load_version(self, entry: ModelEntry, version: ModelVersion) -> None:
         spec = entry.spec
         version.state, version.reason = ModelState.LOADING, ""
-        version.executor = ModelWorker(f"kiln-{spec.name}-{version.version}")
+        version.worker = ModelWorker(f"kiln-{spec.name}-{version.version}")
         started = time.perf_counter()
         compiles_before = jax_runtime.compile_count()
         try:
@@ -216,8 +216,8 @@ class ModelRegistry:
         except Exception as err:
             log.exception("model %s version %s failed to load", spec.name, version.version)
             version.state, version.reason = ModelState.FAILED, f"{type(err).__name__}: {err}"
-            version.executor.shutdown(wait=False)
-            version.executor = None
+            version.worker.shutdown(wait=False)
+            version.worker = None
             return
         version.model = model
         version.batcher = DynamicBatcher(
@@ -228,7 +228,7 @@ class ModelRegistry:
             max_queue_delay_s=entry.batching.max_queue_delay_us / 1e6,
             busy_queue_delay_s=entry.batching.busy_queue_delay_us / 1e6,
             max_queue_size=entry.batching.max_queue_size,
-            worker=version.executor,
+            worker=version.worker,
             stats=version.stats,
         )
         version.batcher.start()
@@ -250,15 +250,15 @@ class ModelRegistry:
         version.state = ModelState.UNLOADING
         if version.batcher:
             await version.batcher.close()
-        model, executor = version.model, version.executor
-        if model is not None and executor is not None:
+        model, worker = version.model, version.worker
+        if model is not None and worker is not None:
             try:
                 await version.run(model.unload)
             except Exception:
                 log.exception(
                     "model %s version %s failed to unload", version.model_name, version.version
                 )
-            executor.shutdown(wait=True)
-        version.model = version.batcher = version.executor = None
+            worker.shutdown(wait=True)
+        version.model = version.batcher = version.worker = None
         version.state = ModelState.UNAVAILABLE
         log.info("unloaded model %s version %s", version.model_name, version.version)
