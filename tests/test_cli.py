@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -59,3 +60,33 @@ def test_models_verbose_shows_signatures_and_batching_defaults():
     assert "input  image: float32 [-1, 28, 28, 1]" in result.stdout
     assert "output label: int64 [-1]" in result.stdout
     assert re.search(r"batching: buckets \[1, 2, 4, 8, 16, 32, 64\], max batch 64", result.stdout)
+
+
+def test_per_model_batching_override_merges_with_the_global_settings():
+    env = {
+        **os.environ,
+        "KILN_BATCHING__MAX_QUEUE_SIZE": "77",
+        "KILN_BATCHING__BUSY_QUEUE_DELAY_US": "1234",
+        "KILN_MODEL_BATCHING__digits__max_queue_delay_us": "500",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "kiln.server.cli", "models", "--verbose"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = {
+        name: batching
+        for name, batching in re.findall(
+            r"^(\S+) .*\n(?:    .*\n)*?    (batching: .*)$", result.stdout, re.M
+        )
+    }
+    # digits: its own delay, the global queue size and busy delay (not the defaults).
+    assert "max queue delay 500 us" in lines["digits"]
+    assert "busy queue delay 1234 us" in lines["digits"]
+    assert "max queue 77," in lines["digits"]
+    # digits-gan has no override: the global settings as they are.
+    assert "max queue delay 0 us" in lines["digits-gan"]
+    assert "max queue 77," in lines["digits-gan"]

@@ -65,7 +65,9 @@ class KilnSettings(BaseSettings):
     )
     batching: BatchingSettings = Field(default_factory=BatchingSettings)
     model_batching: dict[str, BatchingSettings] = Field(
-        default_factory=dict, description="Per-model overrides of `batching`."
+        default_factory=dict,
+        description="Per-model overrides of `batching`: the fields given replace the "
+        "global ones, the rest come from `batching`.",
     )
     grace_period_s: float = Field(
         default=10.0, ge=0, description="On SIGTERM, how long in-flight calls may finish."
@@ -87,5 +89,13 @@ class KilnSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="Python logging level.")
 
     def batching_for(self, model: str) -> BatchingSettings:
-        """The batching settings that apply to `model`."""
-        return self.model_batching.get(model, self.batching)
+        """The batching settings that apply to `model`: its override merged over `batching`.
+
+        Only the fields the override sets explicitly replace the global ones, so
+        ``KILN_MODEL_BATCHING__digits__max_queue_delay_us=500`` leaves ``digits`` with the
+        global ``max_queue_size`` rather than the default.
+        """
+        override = self.model_batching.get(model)
+        if override is None:
+            return self.batching
+        return self.batching.model_copy(update=override.model_dump(exclude_unset=True))
