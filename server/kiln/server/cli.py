@@ -22,6 +22,7 @@ from kiln.server.artifacts import (
 )
 from kiln.server.discovery import Catalog, DiscoveredModel, discover
 from kiln.server.plugin import EvaluateContext, TrainContext
+from kiln.server.registry import ModelEntry
 from kiln.server.settings import KilnSettings
 
 #: Where ``kiln train`` writes versions when no repository is given.
@@ -94,15 +95,15 @@ def cmd_models(args: argparse.Namespace) -> int:
         )
         print(f"{name:<12} {spec.description}  [{found.plugin.distribution}; {source}]")
         if args.verbose:
-            batching = settings.batching_for(name)
+            # The entry the server would build, so its buckets and limits are the served ones.
+            entry = ModelEntry(spec, found.plugin, settings.batching_for(name), versions=[])
+            batching = entry.batching
             for t in spec.inputs:
                 print(f"    input  {t.name}: {t.dtype} {list(t.shape)}")
             for t in spec.outputs:
                 print(f"    output {t.name}: {t.dtype} {list(t.shape)}")
-            buckets = batching.batch_buckets or spec.batch_buckets
-            max_batch = batching.max_batch_size or spec.max_batch_size
             print(
-                f"    batching: buckets {list(buckets)}, max batch {max_batch}, "
+                f"    batching: buckets {list(entry.buckets)}, max batch {entry.max_batch_size}, "
                 f"max queue delay {batching.max_queue_delay_us} us, "
                 f"busy queue delay {batching.busy_queue_delay_us} us, "
                 f"max queue {batching.max_queue_size}, generative {spec.generative}"
