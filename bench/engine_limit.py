@@ -1,11 +1,12 @@
 """Kiln without the network: its servicers called in-process, closed loop.
 
-Loads ``digits`` the way ``kiln serve`` does (discovery, registry, batcher, worker thread)
-and calls the kiln.v1 ``Predict`` and OIP ``ModelInfer`` servicer methods directly with a
-stand-in context: each call parses the request bytes and serializes the response, so
-everything Kiln does per request except gRPC's transport is in it. Set beside the
-empty-handler server (gRPC without Kiln) and the in-process model (the model without
-Kiln), it shows where a request's CPU goes. Prints one JSON object.
+Loads ``digits`` the way ``kiln serve`` does (discovery, registry, batcher, worker thread,
+synchronous JAX dispatch, the same event loop) and calls the kiln.v1 ``Predict`` and OIP
+``ModelInfer`` servicer methods directly with a stand-in context: each call parses the
+request bytes and serializes the response, so everything Kiln does per request except
+gRPC's transport is in it. Set beside the empty-handler server (gRPC without Kiln) and the
+in-process model (the model without Kiln), it shows where a request's CPU goes. Prints one
+JSON object.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import time
 import numpy as np
 
 from kiln.oip.v2 import grpc_service_pb2 as oip_pb2
+from kiln.server import jax_runtime
 from kiln.server.discovery import discover
 from kiln.server.engine import Engine
 from kiln.server.grpc.kiln_v1 import InferenceServicer
 from kiln.server.grpc.oip import OpenInferenceServicer
+from kiln.server.grpc.server import new_event_loop
 from kiln.server.registry import ModelRegistry
 from kiln.server.settings import KilnSettings
 from kiln.v1 import inference_service_pb2 as kiln_pb2
@@ -78,9 +81,8 @@ async def _closed_loop(call, concurrency: int, warmup: float, duration: float) -
     }
 
 
-async def measure(args: argparse.Namespace) -> list[dict]:
+async def measure(args: argparse.Namespace, settings: KilnSettings) -> list[dict]:
     """Closed-loop runs per protocol and concurrency against in-process servicers."""
-    settings = KilnSettings(port=0, block_plugins=["gan"])
     registry = ModelRegistry(discover(block=settings.block_plugins), settings)
     await registry.load_all()
     engine = Engine(registry, settings)
@@ -117,7 +119,10 @@ def main() -> int:
     p.add_argument("--duration", type=float, default=2.0)
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    json.dump(asyncio.run(measure(args)), sys.stdout)
+    settings = KilnSettings(port=0, block_plugins=["gan"])
+    jax_runtime.dispatch_synchronously()
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(settings)) as runner:
+        json.dump(runner.run(measure(args, settings)), sys.stdout)
     print()
     return 0
 
