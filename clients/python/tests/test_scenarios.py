@@ -43,6 +43,23 @@ def test_predicts_the_fixed_digit(client, vectors):
     assert client.predict("digits", {"image": image})["label"].tolist() == [digit["label"]]
 
 
+def test_stream_predict_answers_in_order_and_survives_a_bad_batch(client, vectors):
+    digit = vectors["digit"]
+    image = np.fromfile(VECTORS / digit["file"], dtype="<f4").reshape(digit["shape"])
+    batches = [{"image": image}, {"image": np.zeros((1, 27, 28, 1), np.float32)}, {"image": image}]
+    results = list(client.stream_predict("digits", batches))
+    assert [r.request_id for r in results] == ["0", "1", "2"]
+    assert results[0].outputs["label"].tolist() == [digit["label"]]
+    assert results[2].outputs["label"].tolist() == [digit["label"]]
+    assert results[1].outputs is None
+    error = results[1].error
+    assert (error.code, error.reason, error.field) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INPUT_SHAPE_MISMATCH",
+        "inputs[image].shape",
+    )
+
+
 def test_generated_samples_digest(client, vectors):
     spec = vectors["generate"]
     chunks = client.generate(
