@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent import futures
 
 import grpc
 import numpy as np
 import pytest
 
-from kiln.client import Client, KilnError, NotFoundError, UnavailableError
+from kiln.client import Client, InternalError, KilnError, NotFoundError, UnavailableError
 from kiln.server.settings import KilnSettings
 from kiln.server.testing import running_server
+from kiln.v1 import inference_service_pb2, inference_service_pb2_grpc
 
 
 def test_the_sdk_does_not_pull_in_jax_or_the_server():
@@ -65,3 +67,30 @@ def test_errors_are_typed_and_printable(fake_server):
 def test_unreachable_server_is_unavailable():
     with Client("127.0.0.1:1", timeout=2) as client, pytest.raises(UnavailableError):
         client.list_models()
+
+
+class _ReversingServicer(inference_service_pb2_grpc.InferenceServiceServicer):
+    """Answers a whole StreamPredict in reverse order and never answers its last request."""
+
+    def StreamPredict(self, request_iterator, context):
+        requests = list(request_iterator)
+        for request in reversed(requests[:-1]):
+            yield inference_service_pb2.StreamPredictResponse(
+                request_id=request.request_id, response=inference_service_pb2.PredictResponse()
+            )
+
+
+def test_stream_predict_reorders_answers_and_reports_a_missing_one():
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    inference_service_pb2_grpc.add_InferenceServiceServicer_to_server(_ReversingServicer(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with Client(f"127.0.0.1:{port}", timeout=10) as client:
+            batches = [{"x": np.zeros((1, 1), np.float32)}] * 4
+            results = client.stream_predict("any", batches)
+            assert [next(results).request_id for _ in range(3)] == ["0", "1", "2"]
+            with pytest.raises(InternalError, match=r"request '3' \(1 of 4 unanswered\)"):
+                next(results)
+    finally:
+        server.stop(None)

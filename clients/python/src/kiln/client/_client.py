@@ -7,7 +7,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Ma
 import grpc
 import numpy as np
 
-from kiln.client.errors import KilnError, from_rpc_error, from_stream_error
+from kiln.client.errors import InternalError, KilnError, from_rpc_error, from_stream_error
 from kiln.client.tensors import from_tensor, to_tensor
 from kiln.client.types import GenerateChunk, ModelInfo, StreamResult
 from kiln.v1 import (
@@ -251,7 +251,9 @@ class Client(_Base):
     ) -> Iterator[StreamResult]:
         """Send many batches over one stream; yield their results in the order sent.
 
-        A failed batch yields a `StreamResult` with ``error`` set; the rest go on.
+        A failed batch yields a `StreamResult` with ``error`` set; the rest go on. If the
+        stream ends with a batch unanswered, `InternalError` is raised after the results
+        that did arrive in order.
         """
         sent: list[str] = []
 
@@ -267,20 +269,44 @@ class Client(_Base):
         call = self._inference.StreamPredict(
             requests(), timeout=self._deadline(timeout), metadata=self._metadata
         )
-        yield from _in_order(call, sent)
+        in_order = _InOrder(sent)
+        try:
+            for response in call:
+                yield from in_order.add(response)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+        in_order.finish()
 
 
-def _in_order(responses: Iterable, sent: list[str]) -> Iterator[StreamResult]:
-    waiting: dict[str, StreamResult] = {}
-    position = 0
-    try:
-        for response in responses:
-            waiting[response.request_id] = _stream_result(response)
-            while position < len(sent) and sent[position] in waiting:
-                yield waiting.pop(sent[position])
-                position += 1
-    except grpc.RpcError as err:
-        raise from_rpc_error(err) from None
+class _InOrder:
+    """Puts StreamPredict answers back in the order their requests were sent.
+
+    Args:
+        sent: The request ids in send order; the sender appends to it as it goes.
+    """
+
+    def __init__(self, sent: list[str]) -> None:
+        self._sent = sent
+        self._waiting: dict[str, StreamResult] = {}
+        self._position = 0
+
+    def add(self, response: inference_pb2.StreamPredictResponse) -> list[StreamResult]:
+        """Take one answer; return the results that are now next in send order."""
+        self._waiting[response.request_id] = _stream_result(response)
+        ready = []
+        while self._position < len(self._sent) and self._sent[self._position] in self._waiting:
+            ready.append(self._waiting.pop(self._sent[self._position]))
+            self._position += 1
+        return ready
+
+    def finish(self) -> None:
+        """The stream ended: raise `InternalError` if a request went unanswered."""
+        missing = len(self._sent) - self._position
+        if missing:
+            raise InternalError(
+                f"the stream ended without an answer to request {self._sent[self._position]!r} "
+                f"({missing} of {len(self._sent)} unanswered)"
+            )
 
 
 class AsyncClient(_Base):
@@ -397,16 +423,14 @@ class AsyncClient(_Base):
         call = self._inference.StreamPredict(
             requests(), timeout=self._deadline(timeout), metadata=self._metadata
         )
-        waiting: dict[str, StreamResult] = {}
-        position = 0
+        in_order = _InOrder(sent)
         try:
             async for response in call:
-                waiting[response.request_id] = _stream_result(response)
-                while position < len(sent) and sent[position] in waiting:
-                    yield waiting.pop(sent[position])
-                    position += 1
+                for result in in_order.add(response):
+                    yield result
         except grpc.RpcError as err:
             raise from_rpc_error(err) from None
+        in_order.finish()
 
 
 async def _aiter(items: Iterable | AsyncIterable) -> AsyncIterator:
