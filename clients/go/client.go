@@ -2,7 +2,7 @@
 //
 // It wraps the generated gRPC stubs (package kilnv1, under gen/) with channel setup (TLS, bearer
 // token, default timeout), tensor helpers, decoded errors (*Error with ErrorInfo.reason and the
-// offending field) and a streaming Generate iterator:
+// offending field) and streams for Generate and StreamPredict:
 //
 //	client, err := kiln.NewClient("localhost:50051")
 //	if err != nil { ... }
@@ -57,7 +57,7 @@ func WithTLS(config *tls.Config) Option {
 func WithBearerToken(token string) Option { return func(c *clientConfig) { c.token = token } }
 
 // WithTimeout sets the deadline of unary calls whose context has none (0 = no deadline).
-// Streams (Generate) end only with their context or the stream itself.
+// Streams (Generate, StreamPredict) end only with their context or the stream itself.
 func WithTimeout(d time.Duration) Option { return func(c *clientConfig) { c.timeout = d } }
 
 // WithDialOptions passes extra options to grpc.NewClient (interceptors, keepalive, ...).
@@ -140,10 +140,11 @@ type callConfig struct {
 	noTensor  bool
 }
 
-// WithVersion selects a model version ("" = the newest ready one). Predict and Generate.
+// WithVersion selects a model version ("" = the newest ready one). Predict, StreamPredict and
+// Generate.
 func WithVersion(version string) CallOption { return func(c *callConfig) { c.version = version } }
 
-// WithOutputs returns only the named outputs (default: all). Predict.
+// WithOutputs returns only the named outputs (default: all). Predict and StreamPredict.
 func WithOutputs(names ...string) CallOption {
 	return func(c *callConfig) { c.outputs = append(c.outputs, names...) }
 }
@@ -197,7 +198,21 @@ func (c *Client) GetModel(ctx context.Context, name string) (Model, error) {
 // Predict runs one batch through model: one tensor per model input, batch axis first. It
 // returns the output tensors by name. Tensors that fail Validate are rejected before sending.
 func (c *Client) Predict(ctx context.Context, model string, inputs map[string]Tensor, opts ...CallOption) (map[string]Tensor, error) {
-	config := newCallConfig(opts)
+	request, err := predictRequest(model, inputs, newCallConfig(opts))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := c.unaryContext(ctx)
+	defer cancel()
+	resp, err := c.inference.Predict(ctx, request)
+	if err != nil {
+		return nil, FromError(err)
+	}
+	return outputsFromProto(resp), nil
+}
+
+// predictRequest encodes one batch, as Predict and StreamPredict send it.
+func predictRequest(model string, inputs map[string]Tensor, config callConfig) (*kilnv1.PredictRequest, error) {
 	request := &kilnv1.PredictRequest{
 		Model:        model,
 		Version:      config.version,
@@ -210,15 +225,14 @@ func (c *Client) Predict(ctx context.Context, model string, inputs map[string]Te
 		}
 		request.Inputs[name] = tensor.toProto()
 	}
-	ctx, cancel := c.unaryContext(ctx)
-	defer cancel()
-	resp, err := c.inference.Predict(ctx, request)
-	if err != nil {
-		return nil, FromError(err)
-	}
+	return request, nil
+}
+
+// outputsFromProto decodes the output tensors of one answer, by name.
+func outputsFromProto(resp *kilnv1.PredictResponse) map[string]Tensor {
 	outputs := make(map[string]Tensor, len(resp.GetOutputs()))
 	for name, tensor := range resp.GetOutputs() {
 		outputs[name] = tensorFromProto(tensor)
 	}
-	return outputs, nil
+	return outputs
 }

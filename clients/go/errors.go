@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 
+	kilnv1 "github.com/kiln-serving/kiln/clients/go/gen/kiln/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
 )
 
 // ErrorDomain is the google.rpc.ErrorInfo domain of every error the Kiln server raises.
@@ -111,4 +113,27 @@ func fromStatus(st *status.Status) *Error {
 		e.Field = e.Violations[0].Field
 	}
 	return e
+}
+
+// fromStreamError decodes the in-stream kiln.v1.Error of one failed StreamPredict request. It
+// rebuilds the status the server would have returned for the same failure of a unary call
+// (ErrorInfo, and BadRequest for a field at fault), so the *Error matches Predict's.
+func fromStreamError(e *kilnv1.Error) *Error {
+	code := codes.Code(e.GetCode())
+	if code == codes.OK {
+		code = codes.Unknown // a failed request, whatever the code says
+	}
+	st := status.New(code, e.GetMessage())
+	details := []protoadapt.MessageV1{
+		&errdetails.ErrorInfo{Reason: e.GetReason(), Domain: ErrorDomain, Metadata: e.GetMetadata()},
+	}
+	if e.GetField() != "" {
+		details = append(details, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+			{Field: e.GetField(), Description: e.GetMessage(), Reason: e.GetReason()},
+		}})
+	}
+	if rich, err := st.WithDetails(details...); err == nil {
+		st = rich
+	}
+	return fromStatus(st)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	kilnv1 "github.com/kiln-serving/kiln/clients/go/gen/kiln/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -50,5 +51,28 @@ func TestFromErrorWithoutDetails(t *testing.T) {
 	plain := errors.New("not a status")
 	if FromError(plain) != plain || FromError(nil) != nil {
 		t.Fatal("non-status errors must pass through")
+	}
+}
+
+func TestFromStreamErrorMatchesUnary(t *testing.T) {
+	kerr := fromStreamError(&kilnv1.Error{
+		Code:     int32(codes.InvalidArgument),
+		Message:  "input image has shape [1 27 28 1]",
+		Reason:   ReasonInputShapeMismatch,
+		Metadata: map[string]string{"model": "digits"},
+		Field:    "inputs[image].shape",
+	})
+	if kerr.Code != codes.InvalidArgument || kerr.Reason != ReasonInputShapeMismatch ||
+		kerr.Domain != ErrorDomain || kerr.Field != "inputs[image].shape" ||
+		kerr.Metadata["model"] != "digits" || len(kerr.Violations) != 1 ||
+		kerr.Message != "input image has shape [1 27 28 1]" {
+		t.Fatalf("decoded %+v", kerr)
+	}
+	if status.Code(kerr) != codes.InvalidArgument || len(kerr.GRPCStatus().Details()) != 2 {
+		t.Fatalf("status %v", kerr.GRPCStatus())
+	}
+	plain := fromStreamError(&kilnv1.Error{Message: "no code", Reason: "INTERNAL"})
+	if plain.Code != codes.Unknown || plain.Field != "" || plain.Violations != nil || plain.Reason != "INTERNAL" {
+		t.Fatalf("decoded %+v", plain)
 	}
 }

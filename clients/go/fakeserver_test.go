@@ -1,12 +1,15 @@
 package kiln_test
 
 // The client against an in-process fake server (over bufconn): streaming, cancellation, the
-// bearer token and error details, without a real Kiln server.
+// bearer token, error details and StreamPredict's reordering, without a real Kiln server.
 
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -72,6 +75,65 @@ func (f *fakeServer) Generate(r *kilnv1.GenerateRequest, stream grpc.ServerStrea
 		}
 	}
 	return nil
+}
+
+// StreamPredict echoes input "image" as output "echo", answering in groups of three, each group
+// in reverse order; a request without "image" gets an in-stream error. Model "broken" answers
+// request "0", then fails the whole call; model "lossy" never answers request "1".
+func (f *fakeServer) StreamPredict(stream grpc.BidiStreamingServer[kilnv1.StreamPredictRequest, kilnv1.StreamPredictResponse]) error {
+	var group []*kilnv1.StreamPredictResponse
+	flush := func() error {
+		for _, response := range slices.Backward(group) {
+			if err := stream.Send(response); err != nil {
+				return err
+			}
+		}
+		group = group[:0]
+		return nil
+	}
+	for {
+		r, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return flush()
+		}
+		if err != nil {
+			return err
+		}
+		response := &kilnv1.StreamPredictResponse{RequestId: r.GetRequestId()}
+		if image, ok := r.GetRequest().GetInputs()["image"]; ok {
+			response.Result = &kilnv1.StreamPredictResponse_Response{Response: &kilnv1.PredictResponse{
+				Outputs: map[string]*kilnv1.Tensor{"echo": image},
+			}}
+		} else {
+			response.Result = &kilnv1.StreamPredictResponse_Error{Error: &kilnv1.Error{
+				Code:     int32(codes.InvalidArgument),
+				Message:  "missing input image",
+				Reason:   kiln.ReasonInputMissing,
+				Metadata: map[string]string{"model": r.GetRequest().GetModel()},
+				Field:    "inputs[image]",
+			}}
+		}
+		if r.GetRequest().GetModel() == "broken" {
+			if r.GetRequestId() != "0" {
+				st, _ := status.New(codes.ResourceExhausted, "queue full").WithDetails(
+					&errdetails.ErrorInfo{Reason: kiln.ReasonQueueFull, Domain: kiln.ErrorDomain})
+				return st.Err()
+			}
+			if err := stream.Send(response); err != nil {
+				return err
+			}
+			continue
+		}
+		if r.GetRequest().GetModel() == "lossy" && r.GetRequestId() == "1" {
+			continue
+		}
+		group = append(group, response)
+		if len(group) == 3 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 func startFake(t *testing.T) (*fakeServer, *kiln.Client) {
@@ -179,5 +241,118 @@ func TestFakeContextCancelIsPrompt(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if fake.produced.Load()-produced > 1 {
 		t.Fatal("the server kept producing after the cancel")
+	}
+}
+
+func TestFakeStreamPredictInSendOrder(t *testing.T) {
+	_, client := startFake(t)
+	// Enough batches of 64 KiB that sending everything before receiving would stall both sides.
+	const n, width = 200, 16384
+	var batches []map[string]kiln.Tensor
+	for i := range n {
+		values := make([]float32, width)
+		for j := range values {
+			values[j] = float32(i)
+		}
+		image := kiln.NewFloat32Tensor([]int64{1, width}, values)
+		switch i % 10 {
+		case 3: // answered with an in-stream error
+			batches = append(batches, map[string]kiln.Tensor{"pixels": image})
+		case 7: // fails Validate, never sent
+			image.Shape = []int64{2, width}
+			batches = append(batches, map[string]kiln.Tensor{"image": image})
+		default:
+			batches = append(batches, map[string]kiln.Tensor{"image": image})
+		}
+	}
+	stream, err := client.StreamPredict(context.Background(), "fake", slices.Values(batches))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	for result, err := range stream.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if result.RequestID != strconv.Itoa(i) {
+			t.Fatalf("result %d has id %q", i, result.RequestID)
+		}
+		var kerr *kiln.Error
+		switch i % 10 {
+		case 3:
+			if !errors.As(result.Err, &kerr) || result.Outputs != nil || kerr.Code != codes.InvalidArgument ||
+				kerr.Reason != kiln.ReasonInputMissing || kerr.Field != "inputs[image]" ||
+				kerr.Metadata["model"] != "fake" || kerr.Domain != kiln.ErrorDomain || kerr.Message != "missing input image" {
+				t.Fatalf("result %d: %+v, error %+v", i, result, kerr)
+			}
+			if !errors.Is(result.Err, &kiln.Error{Code: codes.InvalidArgument, Reason: kiln.ReasonInputMissing}) ||
+				status.Code(result.Err) != codes.InvalidArgument {
+				t.Fatalf("result %d: errors.Is / status.Code on %v", i, result.Err)
+			}
+		case 7:
+			if result.Err == nil || errors.As(result.Err, &kerr) || result.Outputs != nil {
+				t.Fatalf("result %d: %+v, want a Validate error", i, result)
+			}
+		default:
+			values, err := result.Outputs["echo"].Float32s()
+			if result.Err != nil || err != nil || len(values) != width || values[0] != float32(i) {
+				t.Fatalf("result %d: %+v %v", i, result.Err, err)
+			}
+		}
+		i++
+	}
+	if i != n {
+		t.Fatalf("got %d results, want %d", i, n)
+	}
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("Recv after the end: %v", err)
+	}
+}
+
+func TestFakeStreamPredictCallFailure(t *testing.T) {
+	_, client := startFake(t)
+	image := kiln.NewFloat32Tensor([]int64{1, 1}, []float32{1})
+	batches := slices.Repeat([]map[string]kiln.Tensor{{"image": image}}, 5)
+	stream, err := client.StreamPredict(context.Background(), "broken", slices.Values(batches))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := stream.Recv()
+	if err != nil || first.RequestID != "0" || first.Err != nil {
+		t.Fatalf("first result %+v, %v", first, err)
+	}
+	want := &kiln.Error{Code: codes.ResourceExhausted, Reason: kiln.ReasonQueueFull}
+	if _, err := stream.Recv(); !errors.Is(err, want) {
+		t.Fatalf("got %v, want RESOURCE_EXHAUSTED / QUEUE_FULL", err)
+	}
+	if _, err := stream.Recv(); !errors.Is(err, want) {
+		t.Fatalf("Recv after the failure: %v", err)
+	}
+}
+
+func TestFakeStreamPredictMissingAnswer(t *testing.T) {
+	_, client := startFake(t)
+	image := kiln.NewFloat32Tensor([]int64{1, 1}, []float32{1})
+	batches := slices.Repeat([]map[string]kiln.Tensor{{"image": image}}, 3)
+	stream, err := client.StreamPredict(context.Background(), "lossy", slices.Values(batches))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first, err := stream.Recv(); err != nil || first.RequestID != "0" {
+		t.Fatalf("first result %+v, %v", first, err)
+	}
+	if _, err := stream.Recv(); !errors.Is(err, &kiln.Error{Code: codes.Internal}) {
+		t.Fatalf("got %v, want INTERNAL for the unanswered request", err)
+	}
+}
+
+func TestFakeStreamPredictEmpty(t *testing.T) {
+	_, client := startFake(t)
+	stream, err := client.StreamPredict(context.Background(), "fake", slices.Values([]map[string]kiln.Tensor(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("got %v, want io.EOF", err)
 	}
 }

@@ -170,6 +170,58 @@ func TestScenarioPredictDigit(t *testing.T) {
 	}
 }
 
+func TestScenarioStreamPredict(t *testing.T) {
+	client := scenarioClient(t)
+	v, dir := loadVectors(t)
+	raw, err := os.ReadFile(filepath.Join(dir, v.Digit.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pixels := make([]float32, len(raw)/4)
+	if _, err := binary.Decode(raw, binary.LittleEndian, pixels); err != nil {
+		t.Fatal(err)
+	}
+	digit := map[string]kiln.Tensor{"image": kiln.NewFloat32Tensor(v.Digit.Shape, pixels)}
+	wrongShape := map[string]kiln.Tensor{"image": kiln.NewFloat32Tensor([]int64{1, 27, 28, 1}, make([]float32, 27*28))}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stream, err := client.StreamPredict(ctx, "digits", slices.Values([]map[string]kiln.Tensor{digit, wrongShape, digit}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []*kiln.PredictResult
+	for result, err := range stream.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, result)
+	}
+	if len(results) != 3 {
+		t.Fatalf("got %d results, want 3", len(results))
+	}
+	for i, result := range results {
+		if want := []string{"0", "1", "2"}[i]; result.RequestID != want {
+			t.Fatalf("result %d has id %q, want %q", i, result.RequestID, want)
+		}
+	}
+	for _, i := range []int{0, 2} {
+		if results[i].Err != nil {
+			t.Fatalf("result %d: %v", i, results[i].Err)
+		}
+		labels, err := results[i].Outputs["label"].Int64s()
+		if err != nil || len(labels) != 1 || labels[0] != v.Digit.Label {
+			t.Fatalf("result %d: label %v %v, want [%d]", i, labels, err, v.Digit.Label)
+		}
+	}
+	var kerr *kiln.Error
+	if results[1].Outputs != nil || !errors.As(results[1].Err, &kerr) {
+		t.Fatalf("result 1: outputs %v, error %v; want no outputs and a *kiln.Error", results[1].Outputs, results[1].Err)
+	}
+	if kerr.Code != codes.InvalidArgument || kerr.Reason != kiln.ReasonInputShapeMismatch || kerr.Field != "inputs[image].shape" {
+		t.Fatalf("result 1: code %v reason %q field %q", kerr.Code, kerr.Reason, kerr.Field)
+	}
+}
+
 func TestScenarioGenerateDigest(t *testing.T) {
 	client := scenarioClient(t)
 	v, _ := loadVectors(t)

@@ -1,8 +1,11 @@
-//! [`KilnClient`] and its [`Builder`], and the streaming [`generate`](KilnClient::generate) types.
+//! [`KilnClient`] and its [`Builder`], and the streaming [`generate`](KilnClient::generate) types
+//! (those of [`stream_predict`](KilnClient::stream_predict) are in `stream_predict.rs`).
 
 use std::collections::HashMap;
 use std::fmt;
 use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -13,13 +16,14 @@ use tonic::service::Interceptor;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status, Streaming};
 
+use crate::stream_predict::Requests;
 use crate::v1::inference_service_client::InferenceServiceClient;
 use crate::v1::model_service_client::ModelServiceClient;
 use crate::v1::{
     GenerateRequest, GenerateResponse, GetModelRequest, ListModelsRequest, Model, PredictRequest,
     PredictResponse, SampleEncoding, Tensor,
 };
-use crate::Error;
+use crate::{Error, PredictStream};
 
 /// Largest message the client sends or accepts (the server has its own limit).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -179,6 +183,88 @@ impl KilnClient {
         Ok(response.into_inner())
     }
 
+    /// Runs many batches through the newest ready version of `model` over one stream and
+    /// yields their results in the order the batches were sent.
+    ///
+    /// Each batch holds one tensor per model input, as for [`predict`](Self::predict). The
+    /// batches are numbered `"0"`, `"1"`, ... ([`StreamResult::request_id`]) and sent as the
+    /// server takes them while the results come back; the server works on several at once (up
+    /// to 64 per stream) and answers them in any order, and the results wait here for those of
+    /// earlier batches. A batch the server rejects gives a result whose `outputs` is the error
+    /// a unary [`predict`](Self::predict) would give, and the stream goes on. The client's
+    /// deadline covers the whole stream; dropping the returned [`PredictStream`] cancels it.
+    ///
+    /// `batches` is iterated as the requests are sent, inside the call, so it should not block.
+    ///
+    /// ```no_run
+    /// # async fn run(images: Vec<ndarray::ArrayD<f32>>) -> Result<(), kiln_client::Error> {
+    /// use kiln_client::{from_tensor, to_tensor, KilnClient};
+    ///
+    /// let client = KilnClient::connect("localhost:50051").await?;
+    /// let batches: Vec<_> = images.iter().map(|image| [("image", to_tensor(image))]).collect();
+    /// let mut results = client.stream_predict("digits", batches).await?;
+    /// while let Some(result) = results.next_result().await? {
+    ///     match result.outputs {
+    ///         Ok(outputs) => {
+    ///             let label = from_tensor::<i64>(&outputs["label"])?;
+    ///             println!("batch {}: {label}", result.request_id);
+    ///         }
+    ///         Err(err) => println!("batch {} failed: {err}", result.request_id),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [`StreamResult::request_id`]: crate::StreamResult::request_id
+    ///
+    /// # Errors
+    ///
+    /// The server's status if the call fails to start; a failure of the stream once it has
+    /// started (a deadline, a lost connection, ...) comes from the stream.
+    pub async fn stream_predict<B, I, K>(
+        &self,
+        model: &str,
+        batches: B,
+    ) -> Result<PredictStream, Error>
+    where
+        B: IntoIterator<Item = I>,
+        B::IntoIter: Send + 'static,
+        I: IntoIterator<Item = (K, Tensor)>,
+        K: Into<String>,
+    {
+        let model = model.to_owned();
+        let requests = batches.into_iter().map(move |inputs| PredictRequest {
+            model: model.clone(),
+            inputs: inputs
+                .into_iter()
+                .map(|(name, tensor)| (name.into(), tensor))
+                .collect(),
+            ..PredictRequest::default()
+        });
+        self.stream_predict_requests(requests).await
+    }
+
+    /// Sends full [`PredictRequest`]s (version, output filter, ...) over one stream and yields
+    /// their results in the order sent (see [`stream_predict`](Self::stream_predict)).
+    ///
+    /// # Errors
+    ///
+    /// The server's status if the call fails to start; later failures come from the stream.
+    pub async fn stream_predict_requests<R>(&self, requests: R) -> Result<PredictStream, Error>
+    where
+        R: IntoIterator<Item = PredictRequest>,
+        R::IntoIter: Send + 'static,
+    {
+        let sent = Arc::new(AtomicUsize::new(0));
+        let requests = Requests::new(requests.into_iter(), Arc::clone(&sent));
+        let response = self
+            .inference
+            .clone()
+            .stream_predict(self.request(requests))
+            .await?;
+        Ok(PredictStream::new(response.into_inner(), sent))
+    }
+
     /// Streams `count` samples from a generative model, chunk by chunk.
     ///
     /// The same seed gives the same samples whatever the chunk size. Dropping the returned
@@ -245,7 +331,8 @@ impl Builder {
         self
     }
 
-    /// The deadline of each call, counted from its start (for `generate`, the whole stream).
+    /// The deadline of each call, counted from its start (for `generate` and `stream_predict`,
+    /// the whole stream).
     /// Default: [`DEFAULT_TIMEOUT`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);

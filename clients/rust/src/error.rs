@@ -1,4 +1,5 @@
-//! The SDK's error type, decoded from the server's rich gRPC status.
+//! The SDK's error type, decoded from the server's rich gRPC status (or, for one request of a
+//! stream, from its in-stream `kiln.v1.Error`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -125,6 +126,29 @@ impl From<tonic::Status> for Error {
     }
 }
 
+/// An in-stream error (one failed request of a `StreamPredict` stream), which carries what a
+/// rich status carries: the same code, reason, metadata and field a unary call would give.
+impl From<crate::v1::Error> for Error {
+    fn from(error: crate::v1::Error) -> Self {
+        let field_violations = if error.field.is_empty() {
+            Vec::new()
+        } else {
+            vec![FieldViolation {
+                field: error.field,
+                description: error.message.clone(),
+            }]
+        };
+        Error(Box::new(Inner {
+            code: Code::from(error.code),
+            message: error.message,
+            reason: error.reason,
+            metadata: error.metadata,
+            field_violations,
+            source: None,
+        }))
+    }
+}
+
 impl From<tonic::transport::Error> for Error {
     fn from(error: tonic::transport::Error) -> Self {
         Error::local(Code::Unavailable, error.to_string()).with_source(error)
@@ -201,6 +225,36 @@ mod tests {
         assert!(error
             .to_string()
             .starts_with("InvalidArgument (INPUT_SHAPE_MISMATCH): input 'image'"));
+    }
+
+    #[test]
+    fn decodes_an_in_stream_error_like_a_status() {
+        let error = Error::from(crate::v1::Error {
+            code: 3,
+            message: "input 'image' has shape [1, 27, 28, 1]".to_owned(),
+            reason: "INPUT_SHAPE_MISMATCH".to_owned(),
+            metadata: HashMap::from([("model".to_owned(), "digits".to_owned())]),
+            field: "inputs[image].shape".to_owned(),
+        });
+
+        assert_eq!(error.code(), Code::InvalidArgument);
+        assert_eq!(error.reason(), "INPUT_SHAPE_MISMATCH");
+        assert_eq!(error.field(), "inputs[image].shape");
+        assert_eq!(error.metadata()["model"], "digits");
+        assert_eq!(
+            error.field_violations()[0].description,
+            "input 'image' has shape [1, 27, 28, 1]"
+        );
+        assert!(error
+            .to_string()
+            .starts_with("InvalidArgument (INPUT_SHAPE_MISMATCH): input 'image'"));
+
+        let unknown = Error::from(crate::v1::Error {
+            code: 99,
+            ..Default::default()
+        });
+        assert_eq!(unknown.code(), Code::Unknown);
+        assert!(unknown.field_violations().is_empty());
     }
 
     #[test]

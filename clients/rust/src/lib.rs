@@ -3,6 +3,7 @@
 
 mod client;
 mod error;
+mod stream_predict;
 pub mod tensor;
 
 pub use client::{
@@ -10,6 +11,7 @@ pub use client::{
     MAX_MESSAGE_BYTES,
 };
 pub use error::{Error, FieldViolation};
+pub use stream_predict::{PredictStream, StreamResult};
 pub use tensor::{from_tensor, to_tensor, Element};
 /// TLS configuration types for [`Builder::tls_config`].
 #[cfg(feature = "tls")]

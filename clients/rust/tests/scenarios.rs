@@ -77,9 +77,8 @@ async fn list_models_has_builtins() {
     }
 }
 
-#[tokio::test]
-async fn predict_digit() {
-    let Some(client) = client().await else { return };
+/// The test digit image and its expected label.
+fn digit() -> (ArrayD<f32>, i64) {
     let digit = &vectors()["digit"];
     let raw = std::fs::read(vectors_dir().join(digit["file"].as_str().unwrap())).unwrap();
     let shape: Vec<usize> = digit["shape"]
@@ -93,6 +92,13 @@ async fn predict_digit() {
         .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
         .collect();
     let image = ArrayD::from_shape_vec(IxDyn(&shape), pixels).unwrap();
+    (image, digit["label"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn predict_digit() {
+    let Some(client) = client().await else { return };
+    let (image, expected) = digit();
 
     let outputs = client
         .predict("digits", [("image", to_tensor(&image))])
@@ -101,9 +107,39 @@ async fn predict_digit() {
 
     let label = from_tensor::<i64>(&outputs["label"]).unwrap();
     assert_eq!(label.shape(), &[1]);
-    assert_eq!(label[[0]], digit["label"].as_i64().unwrap());
+    assert_eq!(label[[0]], expected);
     let probabilities = from_tensor::<f32>(&outputs["probabilities"]).unwrap();
     assert_eq!(probabilities.shape(), &[1, 10]);
+}
+
+#[tokio::test]
+async fn stream_predict_in_order_survives_a_bad_batch() {
+    let Some(client) = client().await else { return };
+    let (image, expected) = digit();
+    let batches = [
+        [("image", to_tensor(&image))],
+        [("image", to_tensor(&digits_input(&[1, 27, 28, 1])))],
+        [("image", to_tensor(&image))],
+    ];
+
+    let mut stream = client.stream_predict("digits", batches).await.unwrap();
+    let mut results = Vec::new();
+    while let Some(result) = stream.next_result().await.unwrap() {
+        results.push(result);
+    }
+
+    let ids: Vec<&str> = results.iter().map(|r| r.request_id.as_str()).collect();
+    assert_eq!(ids, ["0", "1", "2"]);
+    for result in [&results[0], &results[2]] {
+        let outputs = result.outputs.as_ref().unwrap();
+        let label = from_tensor::<i64>(&outputs["label"]).unwrap();
+        assert_eq!(label.shape(), &[1]);
+        assert_eq!(label[[0]], expected);
+    }
+    let err = results[1].outputs.as_ref().unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    assert_eq!(err.reason(), "INPUT_SHAPE_MISMATCH");
+    assert_eq!(err.field(), "inputs[image].shape");
 }
 
 #[tokio::test]

@@ -6,10 +6,11 @@ import {
   InferenceService,
   type PredictResponse,
   SampleEncoding,
+  type StreamPredictResponse,
 } from "./gen/kiln/v1/inference_service_pb.js";
 import { Capability, type Model, ModelService, ModelState } from "./gen/kiln/v1/model_service_pb.js";
 import type { TensorSignature } from "./gen/kiln/v1/tensor_pb.js";
-import { KilnError } from "./errors.js";
+import { Code, fromStreamError, KilnError } from "./errors.js";
 import { type DType, dtypeFromProto, fromTensorProto, type Tensor, type TensorInput, toTensorProto } from "./tensor.js";
 
 /** Largest message the client sends or accepts (the server has its own limit). */
@@ -106,6 +107,16 @@ export interface GenerateChunk {
   total: number;
 }
 
+/** The answer to one batch of `streamPredict`: its outputs, or why it failed. */
+export interface StreamResult {
+  /** The id the batch was sent with: its position in the stream, "0", "1", ... */
+  requestId: string;
+  /** Output tensors by name, batch axis first; absent when the batch failed. */
+  outputs?: Record<string, Tensor>;
+  /** Why the batch failed: the KilnError `predict` would have thrown for it. */
+  error?: KilnError;
+}
+
 function spec(signature: TensorSignature): TensorSpec {
   return {
     name: signature.name,
@@ -138,6 +149,21 @@ function modelInfo(model: Model): ModelInfo {
 
 function outputs(response: PredictResponse): Record<string, Tensor> {
   return Object.fromEntries(Object.entries(response.outputs).map(([name, t]) => [name, fromTensorProto(t)]));
+}
+
+function predictRequest(model: string, inputs: Record<string, TensorInput>, options: PredictOptions) {
+  return {
+    model,
+    version: options.version ?? "",
+    inputs: Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, toTensorProto(name, input)])),
+    outputFilter: options.outputs ?? [],
+  };
+}
+
+function streamResult(response: StreamPredictResponse): StreamResult {
+  const { requestId, result } = response;
+  if (result.case === "error") return { requestId, error: fromStreamError(result.value) };
+  return { requestId, outputs: result.case === "response" ? outputs(result.value) : {} };
 }
 
 function chunk(response: GenerateResponse): GenerateChunk {
@@ -235,12 +261,7 @@ export class KilnClient {
     inputs: Record<string, TensorInput>,
     options: PredictOptions = {},
   ): Promise<Record<string, Tensor>> {
-    const request = {
-      model,
-      version: options.version ?? "",
-      inputs: Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, toTensorProto(name, input)])),
-      outputFilter: options.outputs ?? [],
-    };
+    const request = predictRequest(model, inputs, options);
     try {
       return outputs(await this.inference.predict(request, this.unary(options)));
     } catch (err) {
@@ -286,6 +307,84 @@ export class KilnClient {
       throw KilnError.from(err);
     } finally {
       controller.abort();
+    }
+  }
+
+  /**
+   * Runs many batches through `model` over one stream and yields one result per batch, in the
+   * order sent, whatever order the server answers in:
+   *
+   * ```ts
+   * for await (const { requestId, outputs, error } of client.streamPredict("digits", batches)) {
+   *   if (error) console.log(requestId, error.reason);
+   *   else console.log(requestId, outputs!.label.data);
+   * }
+   * ```
+   *
+   * `batches` is any iterable or async iterable of inputs (as for `predict`); batch i is sent with
+   * request id `String(i)` as soon as the connection takes it, while results are still arriving.
+   * A batch the server rejects yields a result with `error` set and the stream goes on. A failure
+   * of the stream itself is thrown as a KilnError; an error thrown by `batches` or by a malformed
+   * input is thrown unchanged. Leaving the loop early or aborting `options.signal` cancels the
+   * call; `options.timeoutMs` bounds the whole stream (default: no deadline).
+   */
+  async *streamPredict(
+    model: string,
+    batches: Iterable<Record<string, TensorInput>> | AsyncIterable<Record<string, TensorInput>>,
+    options: PredictOptions = {},
+  ): AsyncGenerator<StreamResult> {
+    const controller = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+    let sent = 0;
+    // An error from `batches` or from encoding a batch, as opposed to one the call throws in.
+    let failure: { error: unknown } | undefined;
+    async function* requests() {
+      let suspended = false;
+      try {
+        for await (const inputs of batches) {
+          const request = { requestId: String(sent), request: predictRequest(model, inputs, options) };
+          sent++;
+          suspended = true;
+          yield request;
+          suspended = false;
+        }
+      } catch (err) {
+        if (!suspended) failure = { error: err };
+        throw err;
+      }
+    }
+    // Answers that came ahead of an earlier one, by request id.
+    const early = new Map<string, StreamResult>();
+    let next = 0;
+    try {
+      const stream = this.inference.streamPredict(requests(), {
+        signal,
+        timeoutMs: options.timeoutMs,
+        headers: options.headers,
+      });
+      for await (const response of stream) {
+        const index = Number(response.requestId);
+        // Ids that were not sent, or were already answered, have nothing to go with.
+        if (!(String(index) === response.requestId && index >= next && index < sent)) continue;
+        early.set(response.requestId, streamResult(response));
+        while (early.has(String(next))) {
+          const result = early.get(String(next))!;
+          early.delete(String(next));
+          next++;
+          yield result;
+        }
+      }
+    } catch (err) {
+      throw failure ? failure.error : KilnError.from(err);
+    } finally {
+      controller.abort();
+    }
+    if (next < sent) {
+      const missing = sent - next - early.size;
+      throw new KilnError(
+        Code.Internal,
+        `the stream ended without an answer to request "${next}" (${missing} of ${sent} unanswered)`,
+      );
     }
   }
 }

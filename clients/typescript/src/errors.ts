@@ -1,6 +1,7 @@
 // KilnError: a failed call, with the server's google.rpc.ErrorInfo / BadRequest decoded.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, ErrorInfoSchema, type BadRequest, type ErrorInfo } from "./errdetails.js";
+import type { Error as ErrorProto } from "./gen/kiln/v1/inference_service_pb.js";
 
 export { Code };
 
@@ -94,4 +95,19 @@ export class KilnError extends Error {
       { cause: err },
     );
   }
+}
+
+/**
+ * Decodes a kiln.v1.Error (the failure of one request inside a stream) into the KilnError a unary
+ * call would have thrown for it: same code, reason, metadata and field.
+ */
+export function fromStreamError(error: ErrorProto): KilnError {
+  const violations = error.field ? [{ field: error.field, description: error.message }] : [];
+  // Only the Kiln server sends kiln.v1.Error, so the domain is its own.
+  return new KilnError(error.code as Code, error.message, {
+    reason: error.reason,
+    domain: ERROR_DOMAIN,
+    metadata: { ...error.metadata },
+    violations,
+  });
 }

@@ -8,6 +8,7 @@ export {
   type ModelInfo,
   type ModelVersionInfo,
   type PredictOptions,
+  type StreamResult,
   type TensorSpec,
 } from "./client.js";
 export { Code, ERROR_DOMAIN, type FieldViolation, KilnError } from "./errors.js";

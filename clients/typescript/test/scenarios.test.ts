@@ -63,6 +63,27 @@ describe("scenarios against a real server", { skip: address ? false : "KILN_ADDR
     assert.equal(probabilities.indexOf(Math.max(...probabilities)), vectors.digit.label);
   });
 
+  test("streamPredict: results in the order sent, a bad batch fails alone", async () => {
+    const raw = readFileSync(join(vectorsDir, vectors.digit.file));
+    const pixels = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    const image = { shape: vectors.digit.shape, data: pixels };
+    const wrong = { shape: [1, 27, 28, 1], data: new Float32Array(27 * 28) };
+    const results = [];
+    for await (const result of client.streamPredict("digits", [{ image }, { image: wrong }, { image }])) results.push(result);
+    assert.deepEqual(results.map((r) => r.requestId), ["0", "1", "2"]);
+    for (const result of [results[0]!, results[2]!]) {
+      assert.equal(result.error, undefined);
+      assert.equal(result.outputs?.label?.dtype, "int64");
+      assert.deepEqual(Array.from(result.outputs!.label!.data as BigInt64Array), [BigInt(vectors.digit.label)]);
+    }
+    assert.equal(results[1]!.outputs, undefined);
+    const err = results[1]!.error;
+    assert.ok(err instanceof KilnError, `expected a KilnError, got ${String(err)}`);
+    assert.equal(err.code, Code.InvalidArgument);
+    assert.equal(err.reason, "INPUT_SHAPE_MISMATCH");
+    assert.equal(err.field, "inputs[image].shape");
+  });
+
   test("generate: seeded samples, chunked, digest written", async (t) => {
     const skip = await ganSkip();
     if (skip) return t.skip(skip);

@@ -10,6 +10,8 @@ import dev.kiln.v1.ModelServiceGrpc;
 import dev.kiln.v1.PredictRequest;
 import dev.kiln.v1.PredictResponse;
 import dev.kiln.v1.SampleEncoding;
+import dev.kiln.v1.StreamPredictRequest;
+import dev.kiln.v1.StreamPredictResponse;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ChannelCredentials;
@@ -30,6 +32,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,8 +52,9 @@ import java.util.function.Supplier;
  * }</pre>
  *
  * <p>Failed calls throw {@link KilnException}, carrying the status code, the machine-readable
- * reason and the offending field. A client is thread-safe; share one per server and close it when
- * done.
+ * reason and the offending field. {@link #streamPredict} sends many batches over one stream and
+ * reports a failed batch in its {@link StreamResult} instead. A client is thread-safe; share one
+ * per server and close it when done.
  */
 public final class KilnClient implements AutoCloseable {
   /** Largest message the client sends or accepts (the server has its own limit). */
@@ -144,13 +148,79 @@ public final class KilnClient implements AutoCloseable {
    */
   public Map<String, Tensor> predict(
       String model, String version, Map<String, Tensor> inputs, Collection<String> outputs) {
-    PredictRequest.Builder request =
-        PredictRequest.newBuilder().setModel(model).setVersion(version).addAllOutputFilter(outputs);
-    inputs.forEach((name, tensor) -> request.putInputs(name, tensor.toProto()));
-    PredictResponse response = call(() -> inference().predict(request.build()));
-    Map<String, Tensor> result = new LinkedHashMap<>();
-    response.getOutputsMap().forEach((name, tensor) -> result.put(name, Tensor.fromProto(tensor)));
-    return result;
+    PredictRequest request = predictRequest(model, version, inputs, outputs);
+    return decodeOutputs(call(() -> inference().predict(request)));
+  }
+
+  /**
+   * Runs many batches through the newest ready version of a model over one stream, and returns
+   * their results in the order sent.
+   *
+   * <pre>{@code
+   * try (PredictStream stream = client.streamPredict("digits", List.of(first, second))) {
+   *   while (stream.hasNext()) {
+   *     StreamResult result = stream.next();
+   *     result.error().ifPresent(e -> System.out.println(result.requestId() + ": " + e.reason()));
+   *   }
+   * }
+   * }</pre>
+   *
+   * @param model the model name
+   * @param batches the batches, each one tensor per model input, batch axis first
+   * @return one result per batch in send order; a failed batch gives a result with its error set
+   *     and the rest go on
+   * @see #streamPredict(String, String, Iterable, Collection)
+   */
+  public PredictStream streamPredict(
+      String model, Iterable<? extends Map<String, Tensor>> batches) {
+    return streamPredict(model, "", batches, List.of());
+  }
+
+  /**
+   * Runs many batches through a model over one stream, and returns their results in the order
+   * sent.
+   *
+   * <p>The batches get the request ids {@code "0"}, {@code "1"}, ... in order. They are read
+   * lazily, from a gRPC thread, as fast as the stream takes them (the server keeps a bounded
+   * number of each stream's requests in flight), so {@code batches} may be large or endless as
+   * long as its iterator does not wait on this stream's results. Each result holds the outputs
+   * decoded as {@link #predict} returns them, or the {@link KilnException} that {@code predict}
+   * would have thrown for that batch. The client's deadline covers the whole stream.
+   *
+   * @param model the model name
+   * @param version the version to use; empty selects the newest ready version
+   * @param batches the batches, each one tensor per model input, batch axis first
+   * @param outputs names of the outputs to return; empty returns every output
+   * @return one result per batch in send order; cancel or close the stream to stop early
+   */
+  public PredictStream streamPredict(
+      String model,
+      String version,
+      Iterable<? extends Map<String, Tensor>> batches,
+      Collection<String> outputs) {
+    Objects.requireNonNull(model, "model");
+    Objects.requireNonNull(version, "version");
+    List<String> filter = List.copyOf(outputs);
+    Iterator<? extends Map<String, Tensor>> inputs = batches.iterator();
+    Iterator<PredictRequest> requests =
+        new Iterator<>() {
+          @Override
+          public boolean hasNext() {
+            return inputs.hasNext();
+          }
+
+          @Override
+          public PredictRequest next() {
+            return predictRequest(model, version, inputs.next(), filter);
+          }
+        };
+    ClientCall<StreamPredictRequest, StreamPredictResponse> call =
+        channel.newCall(InferenceServiceGrpc.getStreamPredictMethod(), callOptions());
+    try {
+      return new PredictStream(call, requests);
+    } catch (StatusRuntimeException e) {
+      throw KilnException.from(e);
+    }
   }
 
   /**
@@ -231,6 +301,20 @@ public final class KilnClient implements AutoCloseable {
     InferenceServiceGrpc.InferenceServiceBlockingStub stub =
         InferenceServiceGrpc.newBlockingStub(channel).withMaxOutboundMessageSize(MAX_MESSAGE_BYTES);
     return timeout == null ? stub : stub.withDeadlineAfter(timeout.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  private static PredictRequest predictRequest(
+      String model, String version, Map<String, Tensor> inputs, Collection<String> outputs) {
+    PredictRequest.Builder request =
+        PredictRequest.newBuilder().setModel(model).setVersion(version).addAllOutputFilter(outputs);
+    inputs.forEach((name, tensor) -> request.putInputs(name, tensor.toProto()));
+    return request.build();
+  }
+
+  static Map<String, Tensor> decodeOutputs(PredictResponse response) {
+    Map<String, Tensor> result = new LinkedHashMap<>();
+    response.getOutputsMap().forEach((name, tensor) -> result.put(name, Tensor.fromProto(tensor)));
+    return result;
   }
 
   private static <T> T call(Supplier<T> rpc) {
@@ -328,8 +412,8 @@ public final class KilnClient implements AutoCloseable {
     }
 
     /**
-     * The deadline of each call, counted from its start (for {@code generate}, the whole stream).
-     * Default: 30 seconds.
+     * The deadline of each call, counted from its start (for {@code generate} and {@code
+     * streamPredict}, the whole stream). Default: 30 seconds.
      *
      * @param timeout the deadline, or null for none
      * @return this builder

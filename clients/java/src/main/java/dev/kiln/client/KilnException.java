@@ -20,6 +20,10 @@ import java.util.Objects;
  * #reason() reason} from {@code google.rpc.ErrorInfo} (e.g. {@code MODEL_NOT_FOUND}), its {@link
  * #metadata() metadata}, and for bad input the offending {@link #field() field} from {@code
  * google.rpc.BadRequest} (e.g. {@code inputs[image].shape}).
+ *
+ * <p>A request that fails inside a {@link KilnClient#streamPredict} stream is reported with the
+ * same fields, decoded from the {@code kiln.v1.Error} of its answer (see {@link
+ * StreamResult#error()}).
  */
 public final class KilnException extends RuntimeException {
   private static final long serialVersionUID = 1L;
@@ -129,6 +133,27 @@ public final class KilnException extends RuntimeException {
       description = status.getCause().toString();
     }
     return new KilnException(status.getCode(), description, reason, metadata, violations, error);
+  }
+
+  /**
+   * Decodes the error of one failed request inside a stream ({@code kiln.v1.Error}), which carries
+   * what a rich status would: code, message, reason, metadata and the offending field.
+   *
+   * @param error the message
+   * @return the decoded exception; an unknown code becomes {@code UNKNOWN}
+   */
+  public static KilnException from(dev.kiln.v1.Error error) {
+    List<FieldViolation> violations =
+        error.getField().isEmpty()
+            ? List.of()
+            : List.of(new FieldViolation(error.getField(), error.getMessage()));
+    return new KilnException(
+        Status.fromCodeValue(error.getCode()).getCode(),
+        error.getMessage(),
+        error.getReason(),
+        error.getMetadataMap(),
+        violations,
+        null);
   }
 
   /**

@@ -49,6 +49,31 @@ class KilnExceptionTest {
   }
 
   @Test
+  void decodesStreamError() {
+    dev.kiln.v1.Error error =
+        dev.kiln.v1.Error.newBuilder()
+            .setCode(Code.INVALID_ARGUMENT_VALUE)
+            .setMessage("input 'image' has shape [1, 27, 28, 1]")
+            .setReason("INPUT_SHAPE_MISMATCH")
+            .putMetadata("model", "digits")
+            .setField("inputs[image].shape")
+            .build();
+
+    KilnException e = KilnException.from(error);
+
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.code());
+    assertEquals("INPUT_SHAPE_MISMATCH", e.reason());
+    assertEquals("inputs[image].shape", e.field());
+    assertEquals("digits", e.metadata().get("model"));
+    assertEquals("input 'image' has shape [1, 27, 28, 1]", e.description());
+    assertTrue(e.getMessage().startsWith("INVALID_ARGUMENT (INPUT_SHAPE_MISMATCH): input 'image'"));
+
+    KilnException odd = KilnException.from(dev.kiln.v1.Error.newBuilder().setCode(99).build());
+    assertEquals(Status.Code.UNKNOWN, odd.code());
+    assertTrue(odd.fieldViolations().isEmpty());
+  }
+
+  @Test
   void plainStatusHasNoReason() {
     KilnException e = KilnException.from(Status.UNAVAILABLE.withDescription("connection refused").asRuntimeException());
     assertEquals(Status.Code.UNAVAILABLE, e.code());

@@ -19,6 +19,7 @@ import java.nio.file.Paths;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -79,15 +80,43 @@ class ScenariosTest {
   @Test
   void predictDigit() throws IOException {
     String digit = object("digit");
-    byte[] raw = Files.readAllBytes(vectorsDir().resolve(string(digit, "file")));
-    float[] pixels = new float[raw.length / 4];
-    ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(pixels);
+    float[] pixels = digitPixels(digit);
 
     Map<String, Tensor> outputs =
         client.predict("digits", Map.of("image", Tensor.ofFloats(pixels, 1, 28, 28, 1)));
 
     assertEquals(number(digit, "label"), outputs.get("label").toLongArray()[0]);
     assertArrayShape(new long[] {1, 10}, outputs.get("probabilities"));
+  }
+
+  @Test
+  void streamPredictKeepsOrderAndPerRequestErrors() throws IOException {
+    String digit = object("digit");
+    Tensor image = Tensor.ofFloats(digitPixels(digit), 1, 28, 28, 1);
+    Tensor bad = Tensor.ofFloats(new float[27 * 28], 1, 27, 28, 1);
+    List<Map<String, Tensor>> batches =
+        List.of(Map.of("image", image), Map.of("image", bad), Map.of("image", image));
+
+    List<StreamResult> results = new ArrayList<>();
+    try (PredictStream stream = client.streamPredict("digits", batches)) {
+      stream.forEachRemaining(results::add);
+    }
+
+    assertEquals(3, results.size());
+    for (int i = 0; i < 3; i++) {
+      assertEquals(String.valueOf(i), results.get(i).requestId());
+    }
+    for (int i : new int[] {0, 2}) {
+      StreamResult ok = results.get(i);
+      assertTrue(ok.error().isEmpty(), "result " + i + ": " + ok);
+      assertEquals(number(digit, "label"), ok.outputs().get("label").toLongArray()[0]);
+    }
+    StreamResult failed = results.get(1);
+    assertTrue(failed.outputs().isEmpty());
+    KilnException e = failed.error().orElseThrow();
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.code());
+    assertEquals("INPUT_SHAPE_MISMATCH", e.reason());
+    assertEquals("inputs[image].shape", e.field());
   }
 
   @Test
@@ -175,6 +204,13 @@ class ScenariosTest {
   private static void skip(String message) {
     System.err.println("SKIP: " + message);
     Assumptions.abort(message);
+  }
+
+  private static float[] digitPixels(String digit) throws IOException {
+    byte[] raw = Files.readAllBytes(vectorsDir().resolve(string(digit, "file")));
+    float[] pixels = new float[raw.length / 4];
+    ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(pixels);
+    return pixels;
   }
 
   private static Path vectorsDir() {
