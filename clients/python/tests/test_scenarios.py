@@ -12,7 +12,7 @@ import grpc
 import numpy as np
 import pytest
 
-from kiln.client import CancelledError, Client, InvalidArgumentError, NotFoundError
+from kiln.client import CancelledError, Client, InvalidArgumentError, KilnError, NotFoundError
 
 ADDRESS = os.environ.get("KILN_ADDRESS")
 pytestmark = pytest.mark.skipif(
@@ -95,3 +95,26 @@ def test_cancelling_generate_early(client):
             pass
     assert first.samples.shape == (16, 28, 28, 1)
     assert time.monotonic() - started < 5
+
+
+TLS_ADDRESS = os.environ.get("KILN_TLS_ADDRESS")
+
+
+@pytest.mark.skipif(not TLS_ADDRESS, reason="KILN_TLS_ADDRESS is not set")
+def test_mutual_tls(vectors):
+    digit = vectors["digit"]
+    image = np.fromfile(VECTORS / digit["file"], dtype="<f4").reshape(digit["shape"])
+    ca = Path(os.environ["KILN_TLS_CA"]).read_bytes()
+    with Client(
+        TLS_ADDRESS,
+        root_certificates=ca,
+        certificate_chain=Path(os.environ["KILN_TLS_CLIENT_CERT"]).read_bytes(),
+        private_key=Path(os.environ["KILN_TLS_CLIENT_KEY"]).read_bytes(),
+        timeout=30,
+    ) as client:
+        assert client.predict("digits", {"image": image})["label"].tolist() == [digit["label"]]
+    # Without a client certificate the server refuses the connection.
+    with Client(TLS_ADDRESS, root_certificates=ca, timeout=10) as client:
+        with pytest.raises(KilnError) as info:
+            client.list_models()
+        assert info.value.code == grpc.StatusCode.UNAVAILABLE
