@@ -2,11 +2,15 @@ package kiln_test
 
 // The shared SDK scenarios, run against a real server: scripts/sdk-scenarios starts one and sets
 // KILN_ADDRESS (host:port), KILN_VECTORS (tests/vectors) and KILN_SCENARIO_OUT (a directory for
-// go.sha256). Without KILN_ADDRESS these tests are skipped.
+// go.sha256). Without KILN_ADDRESS these tests are skipped. It also starts a second server that
+// requires mutual TLS and sets KILN_TLS_ADDRESS, KILN_TLS_CA, KILN_TLS_CLIENT_CERT and
+// KILN_TLS_CLIENT_KEY (PEM files); without KILN_TLS_ADDRESS the TLS scenario is skipped.
 
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -95,6 +99,21 @@ func requireModel(t *testing.T, client *kiln.Client, name string) {
 	}
 }
 
+// readDigit returns the digit image of vectors.json as the "image" input of digits.
+func readDigit(t *testing.T) (map[string]kiln.Tensor, vectors) {
+	t.Helper()
+	v, dir := loadVectors(t)
+	raw, err := os.ReadFile(filepath.Join(dir, v.Digit.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pixels := make([]float32, len(raw)/4)
+	if _, err := binary.Decode(raw, binary.LittleEndian, pixels); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]kiln.Tensor{"image": kiln.NewFloat32Tensor(v.Digit.Shape, pixels)}, v
+}
+
 func TestScenarioListModels(t *testing.T) {
 	client := scenarioClient(t)
 	models, err := client.ListModels(context.Background())
@@ -140,17 +159,8 @@ func TestScenarioGenerateFromClassifierFails(t *testing.T) {
 
 func TestScenarioPredictDigit(t *testing.T) {
 	client := scenarioClient(t)
-	v, dir := loadVectors(t)
-	raw, err := os.ReadFile(filepath.Join(dir, v.Digit.File))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pixels := make([]float32, len(raw)/4)
-	if _, err := binary.Decode(raw, binary.LittleEndian, pixels); err != nil {
-		t.Fatal(err)
-	}
-	outputs, err := client.Predict(context.Background(), "digits",
-		map[string]kiln.Tensor{"image": kiln.NewFloat32Tensor(v.Digit.Shape, pixels)})
+	digit, v := readDigit(t)
+	outputs, err := client.Predict(context.Background(), "digits", digit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,16 +182,7 @@ func TestScenarioPredictDigit(t *testing.T) {
 
 func TestScenarioStreamPredict(t *testing.T) {
 	client := scenarioClient(t)
-	v, dir := loadVectors(t)
-	raw, err := os.ReadFile(filepath.Join(dir, v.Digit.File))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pixels := make([]float32, len(raw)/4)
-	if _, err := binary.Decode(raw, binary.LittleEndian, pixels); err != nil {
-		t.Fatal(err)
-	}
-	digit := map[string]kiln.Tensor{"image": kiln.NewFloat32Tensor(v.Digit.Shape, pixels)}
+	digit, v := readDigit(t)
 	wrongShape := map[string]kiln.Tensor{"image": kiln.NewFloat32Tensor([]int64{1, 27, 28, 1}, make([]float32, 27*28))}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -333,4 +334,62 @@ func TestScenarioCancelGenerate(t *testing.T) {
 	if _, err := client.GetModel(context.Background(), ganModel); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestScenarioMutualTLS(t *testing.T) {
+	address := os.Getenv("KILN_TLS_ADDRESS")
+	if address == "" {
+		t.Skip("KILN_TLS_ADDRESS is not set: run scripts/sdk-scenarios go to test against a mutual-TLS server")
+	}
+	ca, err := os.ReadFile(os.Getenv("KILN_TLS_CA"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(ca) {
+		t.Fatalf("no certificate in %s", os.Getenv("KILN_TLS_CA"))
+	}
+	certificate, err := tls.LoadX509KeyPair(os.Getenv("KILN_TLS_CLIENT_CERT"), os.Getenv("KILN_TLS_CLIENT_KEY"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	digit, v := readDigit(t)
+
+	// The address is 127.0.0.1:port: the server's certificate is checked against its IP SAN.
+	client, err := kiln.NewClient(address, kiln.WithTimeout(30*time.Second), kiln.WithTLS(&tls.Config{
+		RootCAs:      roots,
+		Certificates: []tls.Certificate{certificate},
+		MinVersion:   tls.VersionTLS12,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	outputs, err := client.Predict(context.Background(), "digits", digit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, err := outputs["label"].Int64s()
+	if err != nil || len(labels) != 1 || labels[0] != v.Digit.Label {
+		t.Fatalf("label %v %v, want [%d]", labels, err, v.Digit.Label)
+	}
+
+	// Without a client certificate the server refuses the handshake and the call fails with
+	// UNAVAILABLE. Over TLS 1.3 the client's side of the handshake completes before the server
+	// checks for a certificate, so the message is "error reading server preface: EOF" rather
+	// than "authentication handshake failed" (TLS 1.2); the code is the same.
+	anonymous, err := kiln.NewClient(address, kiln.WithTimeout(10*time.Second), kiln.WithTLS(&tls.Config{
+		RootCAs:    roots,
+		MinVersion: tls.VersionTLS12,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anonymous.Close()
+	_, err = anonymous.ListModels(context.Background())
+	var kerr *kiln.Error
+	if !errors.As(err, &kerr) || kerr.Code != codes.Unavailable {
+		t.Fatalf("without a client certificate: got %v, want UNAVAILABLE", err)
+	}
+	t.Logf("without a client certificate: %v", err)
 }

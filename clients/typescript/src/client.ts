@@ -237,7 +237,7 @@ export class KilnClient {
       const response = await this.models.listModels({}, this.unary(options));
       return response.models.map(modelInfo);
     } catch (err) {
-      throw KilnError.from(err);
+      throw KilnError.from(err, options.signal);
     }
   }
 
@@ -248,7 +248,7 @@ export class KilnClient {
       if (!response.model) throw new KilnError(13, "the server returned no model");
       return modelInfo(response.model);
     } catch (err) {
-      throw KilnError.from(err);
+      throw KilnError.from(err, options.signal);
     }
   }
 
@@ -265,7 +265,7 @@ export class KilnClient {
     try {
       return outputs(await this.inference.predict(request, this.unary(options)));
     } catch (err) {
-      throw KilnError.from(err);
+      throw KilnError.from(err, options.signal);
     }
   }
 
@@ -304,7 +304,7 @@ export class KilnClient {
         yield chunk(response);
       }
     } catch (err) {
-      throw KilnError.from(err);
+      throw KilnError.from(err, signal);
     } finally {
       controller.abort();
     }
@@ -375,7 +375,7 @@ export class KilnClient {
         }
       }
     } catch (err) {
-      throw failure ? failure.error : KilnError.from(err);
+      throw failure ? failure.error : KilnError.from(err, signal);
     } finally {
       controller.abort();
     }

@@ -81,15 +81,21 @@ export class KilnError extends Error {
   /**
    * Converts any error from a call: a ConnectError becomes a KilnError with its status details
    * decoded; other errors (e.g. a TypeError from a malformed input) are returned unchanged.
+   *
+   * `signal` is the caller's abort signal for the call. A CANCELLED that the caller did not
+   * ask for (the signal is absent or not aborted) means the connection went away under the
+   * call, e.g. a server that refused the TLS handshake after TLS 1.3 let the request go out;
+   * it becomes UNAVAILABLE, as the other Kiln SDKs report it, so that retry policies see it.
    */
-  static from(err: unknown): unknown {
+  static from(err: unknown, signal?: AbortSignal): unknown {
     if (err instanceof KilnError || !(err instanceof ConnectError)) return err;
+    const code = err.code === Code.Canceled && !signal?.aborted ? Code.Unavailable : err.code;
     const info = err.findDetails(ErrorInfoSchema)[0] as unknown as ErrorInfo | undefined;
     const violations = (err.findDetails(BadRequestSchema) as unknown as BadRequest[]).flatMap((d) =>
       d.fieldViolations.map((v) => ({ field: v.field, description: v.description })),
     );
     return new KilnError(
-      err.code,
+      code,
       err.rawMessage,
       { reason: info?.reason, domain: info?.domain, metadata: info?.metadata, violations },
       { cause: err },

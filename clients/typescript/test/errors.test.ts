@@ -48,6 +48,15 @@ test("errors without details and non-gRPC errors", () => {
   assert.equal(KilnError.from(plain), plain);
 });
 
+test("CANCELLED is UNAVAILABLE unless the caller cancelled", () => {
+  const dropped = new ConnectError("http/2 stream closed with error code CANCEL (0x8)", Code.Canceled);
+  assert.equal((KilnError.from(dropped) as KilnError).code, Code.Unavailable);
+  const controller = new AbortController();
+  assert.equal((KilnError.from(dropped, controller.signal) as KilnError).code, Code.Unavailable);
+  controller.abort();
+  assert.equal((KilnError.from(dropped, controller.signal) as KilnError).code, Code.Canceled);
+});
+
 test("an in-stream kiln.v1.Error decodes like the status of a unary call", () => {
   const err = fromStreamError(
     create(ErrorSchema, {

@@ -1,6 +1,8 @@
 // The shared SDK scenarios, run against a real server: scripts/sdk-scenarios starts one and sets
 // KILN_ADDRESS (host:port), KILN_VECTORS (tests/vectors) and KILN_SCENARIO_OUT (a directory for
-// typescript.sha256). Without KILN_ADDRESS these tests are skipped.
+// typescript.sha256). Without KILN_ADDRESS these tests are skipped. The mutual-TLS scenario runs
+// against a second server, KILN_TLS_ADDRESS, with the PEM files KILN_TLS_CA, KILN_TLS_CLIENT_CERT
+// and KILN_TLS_CLIENT_KEY; without KILN_TLS_ADDRESS it is skipped.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -9,6 +11,7 @@ import { after, describe, test } from "node:test";
 import { Code, KilnClient, KilnError } from "../src/index.js";
 
 const address = process.env.KILN_ADDRESS;
+const tlsAddress = process.env.KILN_TLS_ADDRESS;
 const vectorsDir = process.env.KILN_VECTORS ?? join(import.meta.dirname ?? ".", "..", "..", "..", "..", "tests", "vectors");
 const GAN = "digits-gan";
 
@@ -156,5 +159,38 @@ describe("scenarios against a real server", { skip: address ? false : "KILN_ADDR
     // Leaving the loop with break cancels too, and the server keeps serving.
     for await (const _ of client.generate(GAN, 4096, { seed: 1, chunkSize: 16 })) break;
     assert.ok((await client.getModel(GAN)).ready);
+  });
+});
+
+describe("mutual TLS against a real server", { skip: tlsAddress ? false : "KILN_TLS_ADDRESS is not set: run scripts/sdk-scenarios typescript" }, () => {
+  test("a client certificate signed by the CA is accepted; without one the call fails", async () => {
+    const vectors = JSON.parse(readFileSync(join(vectorsDir, "vectors.json"), "utf8")) as Vectors;
+    const raw = readFileSync(join(vectorsDir, vectors.digit.file));
+    const pixels = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    const ca = readFileSync(process.env.KILN_TLS_CA!);
+    const cert = readFileSync(process.env.KILN_TLS_CLIENT_CERT!);
+    const key = readFileSync(process.env.KILN_TLS_CLIENT_KEY!);
+
+    const client = new KilnClient(tlsAddress!, { tls: { ca, cert, key }, timeoutMs: 30_000 });
+    try {
+      const outputs = await client.predict("digits", { image: { shape: vectors.digit.shape, data: pixels } });
+      assert.deepEqual(Array.from(outputs.label!.data as BigInt64Array), [BigInt(vectors.digit.label)]);
+    } finally {
+      client.close();
+    }
+
+    // Without a client certificate the server refuses the connection. Over TLS 1.3 the client's side
+    // of the handshake is complete before the server checks for a certificate, so the call is
+    // already on the HTTP/2 connection when the server closes it, without a TLS alert. Node ends
+    // the open stream with code CANCEL; the caller did not cancel, so the SDK reports UNAVAILABLE,
+    // as the other SDKs do, and at once.
+    const anonymous = new KilnClient(tlsAddress!, { tls: { ca } });
+    try {
+      const err = await rejection(anonymous.listModels({ timeoutMs: 5_000 }));
+      assert.equal(err.code, Code.Unavailable, err.message);
+      assert.match(err.rawMessage, /CANCEL/);
+    } finally {
+      anonymous.close();
+    }
   });
 });

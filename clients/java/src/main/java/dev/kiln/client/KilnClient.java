@@ -21,6 +21,7 @@ import io.grpc.ClientInterceptors;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelRegistry;
 import io.grpc.Metadata;
 import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
@@ -448,10 +449,21 @@ public final class KilnClient implements AutoCloseable {
       } else {
         credentials = InsecureChannelCredentials.create();
       }
-      ManagedChannel channel =
-          Grpc.newChannelBuilder(target, credentials)
-              .maxInboundMessageSize(MAX_MESSAGE_BYTES)
-              .build();
+      ManagedChannel channel;
+      try {
+        channel =
+            Grpc.newChannelBuilder(target, credentials)
+                .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+                .build();
+      } catch (IllegalArgumentException | ManagedChannelRegistry.ProviderNotFoundException e) {
+        // The TLS material is parsed here, when the channel's SSL context is made.
+        if (!tls) {
+          throw e;
+        }
+        throw new IllegalArgumentException(
+            "cannot use the TLS certificates (PEM; the private key in PKCS#8): " + e.getMessage(),
+            e);
+      }
       return new KilnClient(channel, token, timeout);
     }
 

@@ -195,6 +195,42 @@ class ScenariosTest {
     assertTrue(after.compareTo(Duration.ofSeconds(5)) < 0, "next call took " + after);
   }
 
+  @Test
+  void mutualTls() throws IOException {
+    String address = System.getenv("KILN_TLS_ADDRESS");
+    if (address == null || address.isEmpty()) {
+      skip("KILN_TLS_ADDRESS is not set: skipping the mutual-TLS scenario"
+          + " (scripts/sdk-scenarios sets it)");
+    }
+    Path ca = Paths.get(System.getenv("KILN_TLS_CA"));
+    Path certificate = Paths.get(System.getenv("KILN_TLS_CLIENT_CERT"));
+    Path key = Paths.get(System.getenv("KILN_TLS_CLIENT_KEY"));
+    String digit = object("digit");
+    Tensor image = Tensor.ofFloats(digitPixels(digit), 1, 28, 28, 1);
+
+    try (KilnClient tls =
+        KilnClient.newBuilder(address)
+            .trustCertificates(ca)
+            .clientCertificate(certificate, key)
+            .defaultDeadline(Duration.ofSeconds(30))
+            .build()) {
+      Map<String, Tensor> outputs = tls.predict("digits", Map.of("image", image));
+      assertEquals(number(digit, "label"), outputs.get("label").toLongArray()[0]);
+    }
+
+    // Without a client certificate the server refuses the connection. Under TLS 1.3 the client
+    // finishes its side of the handshake before the server checks for a certificate, so the call
+    // fails when the server then closes the connection ("Network closed for unknown reason").
+    try (KilnClient anonymous =
+        KilnClient.newBuilder(address)
+            .trustCertificates(ca)
+            .defaultDeadline(Duration.ofSeconds(10))
+            .build()) {
+      KilnException e = assertThrows(KilnException.class, anonymous::listModels);
+      assertEquals(Status.Code.UNAVAILABLE, e.code(), e.getMessage());
+    }
+  }
+
   private void requireGan() {
     if (!modelNames.contains(GAN)) {
       skip(GAN + " is not served by this server (the GAN plugin is not installed yet): skipping this GAN scenario");
