@@ -13,6 +13,8 @@ use futures_core::Stream;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::service::Interceptor;
+#[cfg(feature = "tls")]
+use tonic::transport::{Certificate, ClientTlsConfig, Identity};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status, Streaming};
 
@@ -314,14 +316,80 @@ impl KilnClient {
 
 /// Configures and connects a [`KilnClient`]:
 /// `KilnClient::builder("kiln.internal:50051").bearer_token(token).connect().await?`.
-#[derive(Clone, Debug)]
+///
+/// Its `Debug` output shows whether a bearer token is set, never the token itself.
+#[derive(Clone)]
 pub struct Builder {
     endpoint: String,
     token: Option<String>,
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     #[cfg(feature = "tls")]
-    tls: Option<tonic::transport::ClientTlsConfig>,
+    tls: Option<Tls>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Builder");
+        out.field("endpoint", &self.endpoint)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout);
+        #[cfg(feature = "tls")]
+        out.field("tls", &self.tls);
+        out.finish()
+    }
+}
+
+/// The TLS settings of a [`Builder`], put together into one [`ClientTlsConfig`] when it connects,
+/// so that the order of the builder's calls does not matter.
+#[cfg(feature = "tls")]
+#[derive(Clone, Default)]
+struct Tls {
+    /// From [`Builder::tls_config`]: what the other settings are added to.
+    config: Option<ClientTlsConfig>,
+    /// [`Builder::tls`] was called.
+    native_roots: bool,
+    ca_certificates: Vec<Certificate>,
+    identity: Option<Identity>,
+    domain_name: Option<String>,
+}
+
+#[cfg(feature = "tls")]
+impl Tls {
+    fn config(&self) -> ClientTlsConfig {
+        let mut config = self.config.clone().unwrap_or_default();
+        // With neither a CA nor a configuration of its own, the server is checked against the
+        // platform's roots (as with `tls()` alone).
+        if self.native_roots || (self.config.is_none() && self.ca_certificates.is_empty()) {
+            config = config.with_native_roots();
+        }
+        config = config.ca_certificates(self.ca_certificates.iter().cloned());
+        if let Some(identity) = &self.identity {
+            config = config.identity(identity.clone());
+        }
+        if let Some(name) = &self.domain_name {
+            config = config.domain_name(name.clone());
+        }
+        config
+    }
+}
+
+// By hand, to keep the client's private key out of logs.
+#[cfg(feature = "tls")]
+impl fmt::Debug for Tls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tls")
+            .field(
+                "config",
+                &self.config.as_ref().map(|_| "ClientTlsConfig { .. }"),
+            )
+            .field("native_roots", &self.native_roots)
+            .field("ca_certificates", &self.ca_certificates.len())
+            .field("identity", &self.identity.as_ref().map(|_| "<redacted>"))
+            .field("domain_name", &self.domain_name)
+            .finish()
+    }
 }
 
 impl Builder {
@@ -353,19 +421,77 @@ impl Builder {
 
     /// Uses TLS, trusting the platform's root certificates. A `host:port` endpoint then
     /// means `https://host:port`.
+    ///
+    /// Only needed for the platform's roots alongside a [`ca_certificate`](Self::ca_certificate)
+    /// or a [`tls_config`](Self::tls_config): the other TLS methods turn TLS on by themselves.
     #[cfg(feature = "tls")]
-    pub fn tls(self) -> Self {
-        self.tls_config(tonic::transport::ClientTlsConfig::new().with_native_roots())
+    pub fn tls(mut self) -> Self {
+        self.tls_mut().native_roots = true;
+        self
     }
 
-    /// Uses TLS with the given configuration: a private CA
-    /// ([`ca_certificate`](tonic::transport::ClientTlsConfig::ca_certificate)), a client
-    /// certificate for mutual TLS ([`identity`](tonic::transport::ClientTlsConfig::identity)),
-    /// a domain name to verify, ...
+    /// Uses TLS and verifies the server's certificate against the CA certificate(s) in `pem`
+    /// (PEM text, such as the contents of a `ca.pem` file) instead of the platform's roots
+    /// (as well as them after [`tls`](Self::tls)). Call it again to trust more CAs.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = kiln_client::KilnClient::builder("kiln.internal:50051")
+    ///     .ca_certificate(std::fs::read("ca.pem")?)
+    ///     .identity(std::fs::read("client.pem")?, std::fs::read("client.key")?)
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// PEM text with no certificate in it adds none; with no other roots, no server verifies.
     #[cfg(feature = "tls")]
-    pub fn tls_config(mut self, config: tonic::transport::ClientTlsConfig) -> Self {
-        self.tls = Some(config);
+    pub fn ca_certificate(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.tls_mut()
+            .ca_certificates
+            .push(Certificate::from_pem(pem));
         self
+    }
+
+    /// Uses TLS and presents a client certificate, for servers that require mutual TLS:
+    /// `cert_pem` is the certificate (chain, leaf first) and `key_pem` its private key
+    /// (PKCS #8, PKCS #1 or SEC1), both PEM text. Replaces an earlier identity.
+    ///
+    /// Without a [`ca_certificate`](Self::ca_certificate), the server's certificate is
+    /// verified against the platform's roots.
+    #[cfg(feature = "tls")]
+    pub fn identity(mut self, cert_pem: impl AsRef<[u8]>, key_pem: impl AsRef<[u8]>) -> Self {
+        self.tls_mut().identity = Some(Identity::from_pem(cert_pem, key_pem));
+        self
+    }
+
+    /// Uses TLS and verifies the server's certificate against `name` (also sent as SNI)
+    /// instead of the endpoint's host.
+    ///
+    /// Not needed for an endpoint at an IP address that the certificate lists (as an `IP:`
+    /// subject alternative name): `127.0.0.1:50051` is checked against `IP:127.0.0.1` by
+    /// default. Set it when the certificate only names a host, e.g. `"localhost"` for a server
+    /// reached at `127.0.0.1` whose certificate has just `DNS:localhost`.
+    #[cfg(feature = "tls")]
+    pub fn tls_domain_name(mut self, name: impl Into<String>) -> Self {
+        self.tls_mut().domain_name = Some(name.into());
+        self
+    }
+
+    /// Uses TLS with the given configuration, for settings the other TLS methods do not cover
+    /// (trust anchors, a handshake timeout, ...). [`tls`](Self::tls),
+    /// [`ca_certificate`](Self::ca_certificate), [`identity`](Self::identity) and
+    /// [`tls_domain_name`](Self::tls_domain_name) add to it, whichever comes first. Replaces an
+    /// earlier configuration.
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: ClientTlsConfig) -> Self {
+        self.tls_mut().config = Some(config);
+        self
+    }
+
+    #[cfg(feature = "tls")]
+    fn tls_mut(&mut self) -> &mut Tls {
+        self.tls.get_or_insert_with(Tls::default)
     }
 
     fn uses_tls(&self) -> bool {
@@ -398,7 +524,12 @@ impl Builder {
         }
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
-            endpoint = endpoint.tls_config(tls.clone())?;
+            // Parses the PEM texts and loads the platform's roots: a failure is one of settings.
+            endpoint = endpoint.tls_config(tls.config()).map_err(|e| {
+                let detail = std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string());
+                Error::local(Code::InvalidArgument, format!("bad TLS settings: {detail}"))
+                    .with_source(e)
+            })?;
         }
         Ok(endpoint)
     }
@@ -432,7 +563,8 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// `InvalidArgument` for a malformed endpoint or token, `Unavailable` if the connection
+    /// `InvalidArgument` for a malformed endpoint or token, or TLS settings that do not parse
+    /// (or that want the platform's roots where it has none); `Unavailable` if the connection
     /// fails.
     pub async fn connect(self) -> Result<KilnClient, Error> {
         let channel = self.endpoint()?.connect().await?;
@@ -443,7 +575,8 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// `InvalidArgument` for a malformed endpoint or token.
+    /// `InvalidArgument` for a malformed endpoint or token, or TLS settings that do not parse
+    /// (or that want the platform's roots where it has none).
     pub fn connect_lazy(self) -> Result<KilnClient, Error> {
         let channel = self.endpoint()?.connect_lazy();
         self.finish(channel)
@@ -525,5 +658,51 @@ impl Stream for GenerateStream {
         Pin::new(&mut self.inner)
             .poll_next(cx)
             .map(|item| item.map(|result| result.map(GenerateChunk::from).map_err(Error::from)))
+    }
+}
+
+#[cfg(all(test, feature = "tls"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_settings_turn_on_https() {
+        let endpoint = KilnClient::builder("localhost:50051")
+            .ca_certificate("")
+            .endpoint()
+            .unwrap();
+        assert_eq!(endpoint.uri().scheme_str(), Some("https"));
+    }
+
+    #[test]
+    fn a_key_that_does_not_parse_is_invalid_argument() {
+        let err = KilnClient::builder("localhost:50051")
+            .identity("", "not a key")
+            .ca_certificate("")
+            .connect_lazy()
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(err.message().starts_with("bad TLS settings: "), "{err}");
+    }
+
+    #[test]
+    fn debug_leaves_out_the_private_key() {
+        let builder = KilnClient::builder("localhost:50051").identity("cert", "key");
+        let text = format!("{builder:?}");
+        assert!(text.contains(r#"identity: Some("<redacted>")"#), "{text}");
+        assert!(!text.contains("[107, 101, 121]"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn builder_debug_hides_the_bearer_token() {
+        let builder = KilnClient::builder("localhost:50051").bearer_token("s3cret-token");
+        let shown = format!("{builder:?}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        assert!(!shown.contains("s3cret-token"), "{shown}");
     }
 }

@@ -23,8 +23,9 @@ pub struct FieldViolation {
 /// [`metadata`](Error::metadata), and for bad input the offending [`field`](Error::field)
 /// from `google.rpc.BadRequest` (e.g. `inputs[image].shape`).
 ///
-/// Failures on the client side have an empty reason: a bad endpoint or a failed
-/// connection is `Unavailable`/`InvalidArgument`, a tensor that does not convert to the
+/// Failures on the client side have an empty reason: a bad endpoint or bad TLS settings are
+/// `InvalidArgument`, a connection that fails (to open, or under a call, e.g. when the server
+/// refuses the TLS handshake) is `Unavailable`, a tensor that does not convert to the
 /// requested array type is `InvalidArgument`.
 pub struct Error(Box<Inner>);
 
@@ -94,8 +95,48 @@ impl Error {
     }
 }
 
+/// `message` followed by those of `source` and its own sources, `a: b: c`, leaving out any
+/// already said.
+fn with_sources(
+    mut message: String,
+    mut source: Option<&(dyn std::error::Error + 'static)>,
+) -> String {
+    while let Some(error) = source {
+        let part = error.to_string();
+        if !message.contains(&part) {
+            message = format!("{message}: {part}");
+        }
+        source = error.source();
+    }
+    message
+}
+
+/// Whether tonic made `status` itself because the connection under the call failed (the server
+/// sent no status): `Unknown` for a connection that broke, `Cancelled` for one that closed before
+/// the request went out. Both mean the server could not be reached.
+fn is_connection_failure(status: &tonic::Status) -> bool {
+    if !matches!(status.code(), Code::Unknown | Code::Cancelled) {
+        return false;
+    }
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if error.is::<tonic::transport::Error>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
 impl From<tonic::Status> for Error {
     fn from(status: tonic::Status) -> Self {
+        if is_connection_failure(&status) {
+            let message = with_sources(
+                status.message().to_owned(),
+                std::error::Error::source(&status),
+            );
+            return Error::local(Code::Unavailable, message).with_source(status);
+        }
         let mut reason = String::new();
         let mut metadata = HashMap::new();
         let mut field_violations = Vec::new();
@@ -151,7 +192,8 @@ impl From<crate::v1::Error> for Error {
 
 impl From<tonic::transport::Error> for Error {
     fn from(error: tonic::transport::Error) -> Self {
-        Error::local(Code::Unavailable, error.to_string()).with_source(error)
+        let message = with_sources(error.to_string(), std::error::Error::source(&error));
+        Error::local(Code::Unavailable, message).with_source(error)
     }
 }
 
@@ -255,6 +297,26 @@ mod tests {
         });
         assert_eq!(unknown.code(), Code::Unknown);
         assert!(unknown.field_violations().is_empty());
+    }
+
+    #[test]
+    fn a_failed_connection_under_a_call_is_unavailable() {
+        // What tonic gives when the connection breaks under a call: its own `Unknown` status
+        // around the transport error.
+        let transport = tonic::transport::Endpoint::from_shared("no uri").unwrap_err();
+        let status = tonic::Status::from_error(Box::new(transport));
+        assert_eq!(status.code(), Code::Unknown);
+
+        let error = Error::from(status);
+
+        assert_eq!(error.code(), Code::Unavailable);
+        assert_eq!(error.reason(), "");
+        assert!(error.message().starts_with("invalid URI"), "{error}");
+        // A server's own `Unknown` stays as it is.
+        assert_eq!(
+            Error::from(tonic::Status::unknown("model raised")).code(),
+            Code::Unknown
+        );
     }
 
     #[test]
