@@ -7,6 +7,8 @@ scale, noise, broken, mixed) is shared by the module: statistics are compared as
 
 from __future__ import annotations
 
+import functools
+
 import grpc
 import numpy as np
 import pytest
@@ -17,6 +19,8 @@ from kiln.oip.v2 import grpc_service_pb2 as pb
 from kiln.oip.v2 import grpc_service_pb2_grpc as pb_grpc
 from kiln.server.grpc.streams import STREAM_WINDOW
 from kiln.server.oip_codecs import DATATYPES
+from kiln.server.settings import KilnSettings
+from kiln.server.testing import running_server
 
 SERVICE = "inference.GRPCInferenceService"
 Input = pb.ModelInferRequest.InferInputTensor
@@ -462,6 +466,38 @@ def test_unload_then_load(stub):
         stub.RepositoryModelLoad(pb.RepositoryModelLoadRequest(model_name="mixed"))
     assert stub.ModelReady(pb.ModelReadyRequest(name="mixed")).ready
     assert outputs_of(stub.ModelInfer(mixed_request(1)))["ids_sum"].tolist() == [2]
+
+
+def test_admin_token_guards_load_and_unload(fake_plugin):
+    settings = KilnSettings(admin_token="s3cret")
+    with (
+        running_server(settings, plugins=[("fake", fake_plugin)], entry_points=False) as server,
+        grpc.insecure_channel(server.address) as channel,
+    ):
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        calls = {
+            "unload": lambda **kw: stub.RepositoryModelUnload(
+                pb.RepositoryModelUnloadRequest(model_name="scale"), **kw
+            ),
+            "load": lambda **kw: stub.RepositoryModelLoad(
+                pb.RepositoryModelLoadRequest(model_name="scale"), **kw
+            ),
+        }
+        for call in calls.values():
+            err = expect(call, grpc.StatusCode.UNAUTHENTICATED, "ADMIN_TOKEN_REQUIRED")
+            assert "authorization: Bearer" in err.message
+            expect(
+                functools.partial(call, metadata=[("authorization", "Bearer wrong")]),
+                grpc.StatusCode.UNAUTHENTICATED,
+                "ADMIN_TOKEN_INVALID",
+            )
+        # The refused calls changed nothing, and reading needs no token.
+        assert stub.ModelReady(pb.ModelReadyRequest(name="scale")).ready
+        admin = [("authorization", "Bearer s3cret")]
+        calls["unload"](metadata=admin)
+        assert not stub.ModelReady(pb.ModelReadyRequest(name="scale")).ready
+        calls["load"](metadata=admin)
+        assert stub.ModelReady(pb.ModelReadyRequest(name="scale")).ready
 
 
 def test_load_errors(stub):

@@ -107,5 +107,12 @@ class ModelFailed(KilnError):
     reason = "MODEL_FAILED"
 
 
+class Unauthenticated(KilnError):
+    """The call needs credentials it did not carry (e.g. the admin token)."""
+
+    kind = Kind.UNAUTHENTICATED
+    reason = "UNAUTHENTICATED"
+
+
 class PluginError(Exception):
     """A plugin is broken in a way that must stop the server (e.g. a model name clash)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -86,6 +86,12 @@ class KilnSettings(BaseSettings):
         default=None, description="PEM CA bundle; when set, clients must present a certificate."
     )
     reflection: bool = Field(default=True, description="Serve gRPC server reflection.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token the calls that change what is served (OIP repository "
+        "load and unload) must carry as 'authorization: Bearer <token>'; without it anyone "
+        "who reaches the port may load and unload models.",
+    )
     log_level: str = Field(default="INFO", description="Python logging level.")
 
     def batching_for(self, model: str) -> BatchingSettings:

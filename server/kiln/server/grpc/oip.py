@@ -51,6 +51,7 @@ from kiln.server.errors import (
     ModelNotFound,
     ModelNotReady,
 )
+from kiln.server.grpc.auth import require_admin
 from kiln.server.grpc.kiln_v1 import deadline_of
 from kiln.server.grpc.status import INTERNAL_MESSAGE, status_code, translate_errors
 from kiln.server.grpc.streams import answer_each
@@ -305,6 +306,7 @@ class OpenInferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @translate_errors
     async def RepositoryModelLoad(self, request, context):
+        require_admin(context, self._settings)
         _repository_parameters(request.parameters)
         await self._registry.load(request.model_name)
         entry = self._registry.entry(request.model_name)
@@ -319,6 +321,7 @@ class OpenInferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     @translate_errors
     async def RepositoryModelUnload(self, request, context):
+        require_admin(context, self._settings)
         await self._registry.unload(request.model_name)
         return pb.RepositoryModelUnloadResponse()
 
