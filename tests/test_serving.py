@@ -211,6 +211,34 @@ async def test_a_lone_client_never_waits_for_company():
     assert elapsed < 0.4  # one 0.5 s wait would exceed it
 
 
+async def test_a_request_queued_while_the_worker_goes_to_sleep_wakes_it():
+    # Requests are queued without the worker's lock. One that arrives after the worker found
+    # the queue empty, but before it sleeps, must still wake it: nothing else would (no
+    # delay is set), and the request would wait forever.
+    model = RecordingModel()
+    looked = threading.Event()
+    with ModelWorker("test") as worker:
+        b = batcher(model, worker, max_queue_size=8)
+        take = b.take
+
+        def take_then_dawdle():
+            work, wait = take()
+            # Right after a batch (the worker's first look once it is free again):
+            if work is None and model.sizes and not looked.is_set():
+                looked.set()  # the queue looked empty ...
+                time.sleep(0.3)  # ... and the request arrives before the worker sleeps
+            return work, wait
+
+        b.take = take_then_dawdle
+        b.start()
+        one = np.ones((1, 1), np.float32)
+        await b.submit({"x": one}, 1)
+        await asyncio.get_running_loop().run_in_executor(None, looked.wait, 5)
+        answer = await asyncio.wait_for(b.submit({"x": 2 * one}, 1), timeout=5)
+        await b.close()
+    assert answer["y"].tolist() == [[3.0]]
+
+
 async def test_under_concurrent_load_a_batch_waits_for_company():
     model = RecordingModel()
     with ModelWorker("test") as worker:
@@ -223,9 +251,14 @@ async def test_under_concurrent_load_a_batch_waits_for_company():
         first = asyncio.create_task(b.submit({"x": one}, 1))
         await asyncio.sleep(0.1)
         assert model.sizes == [2]
+        # The second arrival completes the batch and wakes the worker at once (the rest of
+        # the 0.5 s wait would be 0.4 s).
+        started = time.perf_counter()
         await asyncio.gather(first, b.submit({"x": one}, 1))
+        waited = time.perf_counter() - started
         await b.close()
     assert model.sizes == [2, 2]
+    assert waited < 0.3
 
 
 async def test_jobs_and_batches_share_one_thread_without_overlap():

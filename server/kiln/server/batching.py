@@ -107,7 +107,11 @@ class DynamicBatcher:
         self._worker = worker
         self._stats = stats
         self._queue: deque[_Pending] = deque()
-        self._queued_items = 0  # sum of sizes in the queue; guarded by the worker's lock
+        # Items ever queued (written by the event loop only) and ever taken (worker only).
+        self._items_in = 0
+        self._items_out = 0
+        # How many queued items the sleeping worker waits for (worker writes, loop reads).
+        self._wake_items = 1
         self._outstanding = 0  # submitted, answer not yet delivered; event loop only
         self._closed = False
         self._drained: asyncio.Event | None = None
@@ -142,11 +146,13 @@ class DynamicBatcher:
                 metadata={"retry_after_ms": str(max(1, self._delay_ns // 500_000))},
             )
         future = self._loop.create_future()
-        condition = self._worker.condition
-        with condition:
-            self._queue.append(_Pending(inputs, size, future, deadline, finish))
-            self._queued_items += size
-            condition.notify()
+        # No lock while the worker is busy: deque appends are atomic. The worker marks itself
+        # waiting before it looks at the queue and then says how many items it waits for
+        # (_wake_items), so it is woken as soon as they are here, and never misses one.
+        self._queue.append(_Pending(inputs, size, future, deadline, finish))
+        self._items_in += size
+        if self._items_in - self._items_out >= self._wake_items:
+            self._worker.wake()
         self._outstanding += 1
         return await future
 
@@ -161,19 +167,23 @@ class DynamicBatcher:
 
     def take(self) -> tuple[Callable[[], None] | None, float | None]:
         """On the worker thread, its lock held: the next batch to run, or how long to wait."""
+        # Any arrival wakes the worker until it is known to wait for more: set before the
+        # queue is looked at, so an item queued meanwhile cannot be missed.
+        self._wake_items = 1
         if not self._queue:
             return None, None
         delay_ns = self._company_delay_ns()
         if delay_ns:
             wait_ns = self._queue[0].enqueued_ns + delay_ns - time.perf_counter_ns()
             if wait_ns > 0:
+                self._wake_items = self._company_items()
                 return None, wait_ns / 1e9
         batch = _Batch([], [], 0)
         total = 0
         now = time.monotonic()
         while self._queue and total + self._queue[0].size <= self._max_batch:
             item = self._queue.popleft()
-            self._queued_items -= item.size
+            self._items_out += item.size
             if item.future.done():  # the caller went away
                 batch.abandoned += 1
             elif item.deadline is not None and item.deadline <= now:
@@ -186,13 +196,18 @@ class DynamicBatcher:
 
     def _company_delay_ns(self) -> int:
         """How long the oldest queued request should wait for company (worker's lock held)."""
-        if self._closed or self._queued_items >= self._max_batch:
+        queued = self._items_in - self._items_out
+        if self._closed or queued >= self._max_batch:
             return 0
         if self._delay_ns:
             return self._delay_ns
-        if self._last_requests > 1 and self._queued_items < self._last_items:
+        if self._last_requests > 1 and queued < self._last_items:
             return self._busy_delay_ns
         return 0
+
+    def _company_items(self) -> int:
+        """While waiting for company: the queued items that end the wait early."""
+        return self._max_batch if self._delay_ns else self._last_items
 
     def _execute(self, batch: _Batch) -> None:
         """On the worker thread: run the batch, then hand it to the event loop."""

@@ -44,13 +44,24 @@ class ModelWorker(Executor):
         self._jobs: deque[tuple[Future, Callable[..., Any], tuple, dict]] = deque()
         self._source: BatchSource | None = None
         self._stopping = False
+        self._waiting = False  # the thread is (about to be) asleep on the condition
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
     @property
     def condition(self) -> threading.Condition:
-        """The lock guarding the worker's queues; notify it when new work arrives."""
+        """The lock guarding the worker's queues (jobs; its batch source's `take`)."""
         return self._condition
+
+    def wake(self) -> None:
+        """Wake the thread if it sleeps or is deciding to; call after queuing a batch item.
+
+        Costs nothing while the thread is busy (no lock is taken then), which is most of
+        the time under load.
+        """
+        if self._waiting:
+            with self._condition:
+                self._condition.notify()
 
     def attach(self, source: BatchSource | None) -> None:
         """Take predict batches from `source` from now on (None: stop taking them)."""
@@ -82,19 +93,26 @@ class ModelWorker(Executor):
     def _next(self, job_turn: bool) -> tuple[Callable[[], None] | None, bool]:
         """Wait for the next piece of work; (None, _) means the worker should exit."""
         with self._condition:
-            while True:
-                if self._jobs and (job_turn or self._source is None):
-                    return self._job(), True
-                wait = None
-                if self._source is not None:
-                    work, wait = self._source.take()
-                    if work is not None:
-                        return work, False
-                if self._jobs:
-                    return self._job(), True
-                if self._stopping:
-                    return None, False
-                self._condition.wait(wait)
+            try:
+                while True:
+                    if self._jobs and (job_turn or self._source is None):
+                        return self._job(), True
+                    wait = None
+                    if self._source is not None:
+                        # Set before the source looks at its queue: whatever it queues after
+                        # the look sees the flag and wakes this thread (see `wake`).
+                        self._waiting = True
+                        work, wait = self._source.take()
+                        if work is not None:
+                            return work, False
+                    if self._jobs:
+                        return self._job(), True
+                    if self._stopping:
+                        return None, False
+                    self._waiting = True
+                    self._condition.wait(wait)
+            finally:
+                self._waiting = False
 
     def _job(self) -> Callable[[], None]:
         future, fn, args, kwargs = self._jobs.popleft()
