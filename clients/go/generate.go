@@ -84,11 +84,15 @@ func (s *GenerateStream) Close() { s.cancel() }
 // nil chunk; leaving the loop early cancels the call.
 //
 //	for chunk, err := range stream.All() { ... }
-func (s *GenerateStream) All() iter.Seq2[*Chunk, error] {
-	return func(yield func(*Chunk, error) bool) {
-		defer s.Close()
+func (s *GenerateStream) All() iter.Seq2[*Chunk, error] { return recvAll(s.Recv, s.Close) }
+
+// recvAll ranges over what recv returns until io.EOF; any other error is yielded once, as the
+// last pair, with a nil item. It calls closeStream when the loop ends, early or not.
+func recvAll[T any](recv func() (*T, error), closeStream func()) iter.Seq2[*T, error] {
+	return func(yield func(*T, error) bool) {
+		defer closeStream()
 		for {
-			chunk, err := s.Recv()
+			item, err := recv()
 			if errors.Is(err, io.EOF) {
 				return
 			}
@@ -96,7 +100,7 @@ func (s *GenerateStream) All() iter.Seq2[*Chunk, error] {
 				yield(nil, err)
 				return
 			}
-			if !yield(chunk, nil) {
+			if !yield(item, nil) {
 				return
 			}
 		}

@@ -189,20 +189,5 @@ func (s *PredictStream) Close() { s.cancel() }
 //
 //	for result, err := range stream.All() { ... }
 func (s *PredictStream) All() iter.Seq2[*PredictResult, error] {
-	return func(yield func(*PredictResult, error) bool) {
-		defer s.Close()
-		for {
-			result, err := s.Recv()
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if !yield(result, nil) {
-				return
-			}
-		}
-	}
+	return recvAll(s.Recv, s.Close)
 }
